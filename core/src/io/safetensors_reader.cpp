@@ -1,0 +1,266 @@
+// safetensors (https://github.com/huggingface/safetensors): an 8-byte little-endian header size N,
+// N bytes of JSON, then the tensors' bytes. Checks follow the reference implementation: header
+// size capped at 100 MB, '{' first, dtype/shape/data_offsets on every entry, offsets that tile the
+// data buffer with no gap, overlap or trailing bytes, and sizes that match dtype x shape.
+#include <algorithm>
+#include <fstream>
+#include <set>
+#include <sstream>
+#include <string>
+
+#include <nlohmann/json.hpp>
+
+#include "io/checkpoint_builder.h"
+#include "io/readers.h"
+#include "paramscope/error.h"
+#include "tensor/tensor_source.h"
+#include "util/mapped_file.h"
+
+namespace paramscope::io {
+namespace fs = std::filesystem;
+using nlohmann::json;
+
+namespace {
+
+constexpr std::uint64_t kMaxHeader = 100'000'000;  // the reference implementation's limit
+constexpr std::uint64_t kMaxSideFile = 64ull << 20;  // index.json / config.json
+
+struct Entry {
+  std::string name;
+  DType dtype;
+  Shape shape;
+  std::uint64_t begin, end;
+};
+
+struct TooDeep {};
+
+// Parses untrusted JSON text, rejecting duplicate keys in the top-level object (nlohmann would
+// silently keep the last) and nesting deeper than max_depth.
+json parse_json(std::string_view text, const fs::path& file, std::string_view what, int max_depth) {
+  std::set<std::string> keys;
+  std::string duplicate;
+  auto cb = [&](int depth, json::parse_event_t event, json& parsed) {
+    if (depth > max_depth) throw TooDeep{};
+    if (event == json::parse_event_t::key && depth == 1 && duplicate.empty()) {
+      auto k = parsed.get<std::string>();
+      if (!keys.insert(k).second) duplicate = k;
+    }
+    return true;
+  };
+  json j;
+  try {
+    j = json::parse(text.begin(), text.end(), cb);
+  } catch (const TooDeep&) {
+    throw bad_input(file, std::string(what) + " nests deeper than the format allows");
+  } catch (const json::exception& e) {
+    std::string msg = e.what();
+    if (auto p = msg.find("] "); p != std::string::npos) msg = msg.substr(p + 2);
+    throw bad_input(file, std::string(what) + " is not valid JSON: " + msg);
+  }
+  if (!duplicate.empty()) throw bad_input(file, std::string(what) + " has the key '" + duplicate + "' twice");
+  return j;
+}
+
+std::string read_small_file(const fs::path& p, std::string_view what) {
+  std::error_code ec;
+  const auto size = fs::file_size(p, ec);
+  if (ec) throw io_error(p, "cannot read " + std::string(what) + ": " + ec.message());
+  if (size > kMaxSideFile) throw bad_input(p, std::string(what) + " is larger than 64 MB");
+  std::ifstream in(p, std::ios::binary);
+  std::ostringstream ss;
+  ss << in.rdbuf();
+  if (!in && !in.eof()) throw io_error(p, "cannot read " + std::string(what));
+  return ss.str();
+}
+
+std::uint64_t as_offset(const json& v, const fs::path& file, const std::string& name) {
+  if (!v.is_number_unsigned()) throw bad_input(file, "tensor '" + name + "': data_offsets must be unsigned integers");
+  return v.get<std::uint64_t>();
+}
+
+Entry parse_entry(const std::string& name, const json& info, const fs::path& file) {
+  auto bad = [&](const std::string& what) { return bad_input(file, "tensor '" + name + "': " + what); };
+  if (!info.is_object()) throw bad("entry must be an object with dtype, shape and data_offsets");
+  auto dt = info.find("dtype");
+  auto sh = info.find("shape");
+  auto off = info.find("data_offsets");
+  if (dt == info.end() || !dt->is_string()) throw bad("missing or non-string 'dtype'");
+  if (sh == info.end() || !sh->is_array()) throw bad("missing or non-array 'shape'");
+  if (off == info.end() || !off->is_array() || off->size() != 2) throw bad("'data_offsets' must be [begin, end]");
+
+  Entry e{name, DType::F32, {}, 0, 0};
+  const auto dname = dt->get<std::string>();
+  const auto dtype = dtype_from_name(dname);
+  if (!dtype || dtype_info(*dtype).block_elems != 1) {
+    if (dname == "C64" || dname == "F8_E8M0" || dname == "F4" || dname == "F6_E2M3" || dname == "F6_E3M2")
+      throw unsupported(file, "tensor '" + name + "': dtype " + dname + " is not one ParamScope reads yet");
+    throw bad("unknown dtype '" + dname + "'");
+  }
+  e.dtype = *dtype;
+  if (sh->size() > 64) throw bad("shape has " + std::to_string(sh->size()) + " dimensions");
+  for (const auto& d : *sh) {
+    if (!d.is_number_unsigned() || d.get<std::uint64_t>() > static_cast<std::uint64_t>(INT64_MAX))
+      throw bad("shape dimensions must be non-negative integers");
+    e.shape.push_back(d.get<std::int64_t>());
+  }
+  e.begin = as_offset((*off)[0], file, name);
+  e.end = as_offset((*off)[1], file, name);
+  if (e.end < e.begin) throw bad("data_offsets [" + std::to_string(e.begin) + ", " + std::to_string(e.end) + ") end before they begin");
+  const auto n = checked_numel(e.shape);
+  const auto bytes = n ? storage_bytes(e.dtype, static_cast<std::uint64_t>(*n)) : std::nullopt;
+  if (!bytes) throw bad("shape " + shape_string(e.shape) + " overflows");
+  if (*bytes != e.end - e.begin)
+    throw bad("data_offsets [" + std::to_string(e.begin) + ", " + std::to_string(e.end) + ") hold " +
+              std::to_string(e.end - e.begin) + " bytes, " + dname + " " + shape_string(e.shape) + " needs " +
+              std::to_string(*bytes));
+  return e;
+}
+
+// Adds one file's tensors to the builder; returns its __metadata__.
+std::vector<std::pair<std::string, std::string>> add_file(CheckpointBuilder& b, std::shared_ptr<const MappedFile> file) {
+  const auto& path = file->path();
+  const auto bytes = file->bytes();
+  if (bytes.size() < 8)
+    throw bad_input(path, "truncated: " + std::to_string(bytes.size()) +
+                              " bytes, but a safetensors file starts with an 8-byte header size");
+  std::uint64_t n = 0;
+  for (int i = 7; i >= 0; --i) n = (n << 8) | static_cast<std::uint8_t>(bytes[static_cast<std::size_t>(i)]);
+  if (n > kMaxHeader) throw bad_input(path, "header size " + std::to_string(n) + " exceeds the 100 MB limit");
+  if (n > bytes.size() - 8)
+    throw bad_input(path, "header size " + std::to_string(n) + " is beyond the end of the file (" +
+                              std::to_string(bytes.size()) + " bytes)");
+  const std::string_view text(reinterpret_cast<const char*>(bytes.data()) + 8, n);
+  if (text.empty() || text.front() != '{') throw bad_input(path, "header does not start with '{'");
+  const json header = parse_json(text, path, "header", 3);
+  if (!header.is_object()) throw bad_input(path, "header is not a JSON object");
+
+  std::vector<std::pair<std::string, std::string>> metadata;
+  std::vector<Entry> entries;
+  for (const auto& [key, value] : header.items()) {
+    if (key == "__metadata__") {
+      if (!value.is_object()) throw bad_input(path, "__metadata__ must be an object of strings");
+      for (const auto& [mk, mv] : value.items()) {
+        if (!mv.is_string()) throw bad_input(path, "__metadata__ value of '" + mk + "' is not a string");
+        metadata.emplace_back(mk, mv.get<std::string>());
+      }
+      continue;
+    }
+    entries.push_back(parse_entry(key, value, path));
+  }
+
+  const std::uint64_t data_start = 8 + n;
+  const std::uint64_t data_size = bytes.size() - data_start;
+  std::vector<const Entry*> by_offset;
+  for (const auto& e : entries) by_offset.push_back(&e);
+  std::sort(by_offset.begin(), by_offset.end(), [](const Entry* x, const Entry* y) {
+    return std::pair(x->begin, x->end) < std::pair(y->begin, y->end);
+  });
+  std::uint64_t expected = 0;
+  const Entry* prev = nullptr;
+  for (const Entry* e : by_offset) {
+    if (e->end > data_size)
+      throw bad_input(path, "tensor '" + e->name + "': data_offsets [" + std::to_string(e->begin) + ", " +
+                                std::to_string(e->end) + ") reach past the end of the data (" + std::to_string(data_size) +
+                                " bytes)");
+    if (e->begin < expected)
+      throw bad_input(path, "tensors '" + prev->name + "' and '" + e->name + "' overlap (data_offsets " +
+                                std::to_string(e->begin) + " < " + std::to_string(expected) + ")");
+    if (e->begin > expected)
+      throw bad_input(path, "gap of " + std::to_string(e->begin - expected) + " bytes before tensor '" + e->name +
+                                "' (data_offsets must tile the data buffer)");
+    expected = e->end;
+    prev = e;
+  }
+  if (expected != data_size)
+    throw bad_input(path, std::to_string(data_size - expected) + " bytes after the last tensor are not described by the header");
+
+  b.add_file(path);
+  // Tensors are listed in file order (by offset), which is how writers laid them out.
+  for (const Entry* e : by_offset) {
+    auto src = detail::make_mapped_source(file, data_start + e->begin, e->dtype, numel(e->shape));
+    b.add_tensor(Tensor(e->name, e->dtype, e->shape, std::move(src)));
+  }
+  return metadata;
+}
+
+bool is_plain_file_name(const std::string& s) {
+  return !s.empty() && s.find('/') == std::string::npos && s.find('\\') == std::string::npos && s != "." && s != "..";
+}
+
+Checkpoint open_index(const fs::path& index_path, const fs::path& shown_path) {
+  const json index = parse_json(read_small_file(index_path, "index"), index_path, "index", 3);
+  if (!index.is_object()) throw bad_input(index_path, "index is not a JSON object");
+  auto wm = index.find("weight_map");
+  if (wm == index.end() || !wm->is_object()) throw bad_input(index_path, "index has no 'weight_map' object");
+  const fs::path dir = index_path.parent_path();
+
+  std::vector<std::string> shards;
+  for (const auto& [name, shard] : wm->items()) {
+    if (!shard.is_string()) throw bad_input(index_path, "weight_map entry '" + name + "' is not a file name");
+    const auto s = shard.get<std::string>();
+    // Shards must sit beside the index: a name like "../x" would read outside the model folder.
+    if (!is_plain_file_name(s)) throw bad_input(index_path, "weight_map entry '" + name + "' names '" + s + "', not a file in the same folder");
+    if (std::find(shards.begin(), shards.end(), s) == shards.end()) shards.push_back(s);
+  }
+  if (shards.empty()) throw bad_input(index_path, "weight_map is empty");
+  std::sort(shards.begin(), shards.end());
+
+  CheckpointBuilder b(shown_path, "safetensors");
+  b.add_file(index_path);
+  if (auto md = index.find("metadata"); md != index.end() && md->is_object())
+    for (const auto& [k, v] : md->items()) b.add_metadata(k, v.is_string() ? v.get<std::string>() : v.dump());
+  for (const auto& s : shards) {
+    const fs::path p = dir / s;
+    if (!fs::exists(p)) throw bad_input(index_path, "shard '" + s + "' listed in weight_map is missing");
+    for (auto& [k, v] : add_file(b, MappedFile::open(p))) b.add_metadata(s + ":" + k, std::move(v));
+  }
+  if (fs::exists(dir / "config.json")) b.set_config_json(read_small_file(dir / "config.json", "config.json"));
+  Checkpoint c = std::move(b).build();
+  for (const auto& [name, shard] : wm->items()) {
+    const Tensor* t = c.find(name);
+    if (!t) throw bad_input(index_path, "weight_map lists '" + name + "' in " + shard.get<std::string>() + ", which does not hold it");
+    if (fs::path(t->file()).filename() != shard.get<std::string>())
+      throw bad_input(index_path, "weight_map puts '" + name + "' in " + shard.get<std::string>() + " but it is in " +
+                                      fs::path(t->file()).filename().string());
+  }
+  return c;
+}
+
+}  // namespace
+
+Checkpoint parse_safetensors(std::shared_ptr<const MappedFile> file) {
+  CheckpointBuilder b(file->path(), "safetensors");
+  for (auto& [k, v] : add_file(b, file)) b.add_metadata(std::move(k), std::move(v));
+  return std::move(b).build();
+}
+
+Checkpoint open_safetensors(const fs::path& path) {
+  if (fs::is_directory(path)) {
+    std::vector<fs::path> indexes, files;
+    for (const auto& e : fs::directory_iterator(path)) {
+      const auto name = e.path().filename().string();
+      if (!e.is_regular_file()) continue;
+      if (name.ends_with(".safetensors.index.json")) indexes.push_back(e.path());
+      else if (name.ends_with(".safetensors")) files.push_back(e.path());
+    }
+    std::sort(indexes.begin(), indexes.end());
+    std::sort(files.begin(), files.end());
+    if (!indexes.empty()) {
+      // Hugging Face's own name first; a folder may also hold adapter or EMA indexes.
+      auto main = std::find(indexes.begin(), indexes.end(), path / "model.safetensors.index.json");
+      return open_index(main != indexes.end() ? *main : indexes.front(), path);
+    }
+    if (files.empty()) throw bad_input(path, "folder has no *.safetensors file and no *.safetensors.index.json");
+    CheckpointBuilder b(path, "safetensors");
+    for (const auto& f : files)
+      for (auto& [k, v] : add_file(b, MappedFile::open(f)))
+        b.add_metadata(files.size() > 1 ? f.filename().string() + ":" + k : k, std::move(v));
+    if (fs::exists(path / "config.json")) b.set_config_json(read_small_file(path / "config.json", "config.json"));
+    return std::move(b).build();
+  }
+  if (path.filename().string().ends_with(".index.json")) return open_index(path, path);
+  Checkpoint c = parse_safetensors(MappedFile::open(path));
+  return c;
+}
+
+}  // namespace paramscope::io
