@@ -141,7 +141,7 @@ void print_text(const Checkpoint& c, const std::vector<TensorStats>* stats, bool
               c.files().size() == 1 ? "" : "s", human_bytes(c.byte_count()).c_str());
   std::printf("  tensors     %zu", c.tensors().size());
   if (!c.optimizer_tensors().empty())
-    std::printf(" (+ %zu optimizer-state tensors, not counted as parameters)", c.optimizer_tensors().size());
+    std::printf(" (+ %zu optimizer/trainer-state tensors, not counted as parameters)", c.optimizer_tensors().size());
   std::printf("\n  parameters  %s (%s)\n", grouped(total).c_str(), human_count(total).c_str());
 
   std::map<std::string, std::pair<std::uint64_t, std::uint64_t>> dtypes;
@@ -200,7 +200,7 @@ void print_text(const Checkpoint& c, const std::vector<TensorStats>* stats, bool
     }
   }
   if (!c.optimizer_tensors().empty() && list_tensors) {
-    std::printf("\n  optimizer state (not model parameters)\n");
+    std::printf("\n  optimizer and trainer state (not model parameters)\n");
     for (const Tensor& t : c.optimizer_tensors())
       std::printf("  %-48s %-6s %s\n", t.name().c_str(), std::string(dtype_name(t.dtype())).c_str(),
                   shape_string(t.shape()).c_str());

@@ -19,14 +19,16 @@ public:
 
   /// The path the user gave: a file or a folder.
   const std::filesystem::path& path() const noexcept { return path_; }
-  /// "safetensors", "pytorch", "pytorch-legacy", "keras-h5", "keras3-weights", "onnx", "gguf".
+  /// "safetensors", "pytorch", "pytorch-legacy", "keras-h5", "keras3-weights", "hdf5" (any other
+  /// HDF5 file: every numeric dataset), "onnx", "gguf".
   const std::string& format() const noexcept { return format_; }
   /// Every file the tensors come from (shards, external data), in order.
   const std::vector<std::filesystem::path>& files() const noexcept { return files_; }
 
   /// The model's tensors (parameters and buffers), in the file's order.
   const std::vector<Tensor>& tensors() const noexcept { return tensors_; }
-  /// Tensors that are not part of the model (optimizer state): listed, never counted.
+  /// Tensors that are not part of the model (optimizer state, EMA copies and other trainer state
+  /// beside a model's state dict): listed, never counted as parameters.
   const std::vector<Tensor>& optimizer_tensors() const noexcept { return optimizer_; }
 
   /// nullptr if there is no model tensor of that name.

@@ -36,8 +36,9 @@ struct TensorToWrite {
   static TensorToWrite from_tensor(const Tensor& tensor, DType dtype, std::string name = {});
 };
 
-/// Writes a safetensors file exactly as the spec lays it out: 8-byte little-endian header size,
-/// a JSON header padded with spaces to a multiple of 8, tensors in the order given, contiguous.
+/// Writes a safetensors file as the reference implementation does: 8-byte little-endian header
+/// size, compact JSON ("__metadata__" first) padded with spaces to a multiple of 8, then the
+/// tensors contiguous, ordered by descending dtype alignment and then name.
 /// throws Error(Usage) for duplicate names or non-plain dtypes, Error(Io) if writing fails.
 void write_safetensors(const std::filesystem::path& path, const std::vector<TensorToWrite>& tensors,
                        const std::vector<std::pair<std::string, std::string>>& metadata = {});
@@ -60,7 +61,8 @@ struct Hdf5Dataset {
   std::vector<Hdf5Attribute> attributes;
 };
 
-/// Writes datasets (chunked, plain dtypes) and root attributes into a new HDF5 file.
+/// Writes datasets (contiguous, so readers can map them; plain dtypes) and root attributes into a
+/// new HDF5 file.
 /// throws Error(Usage) for bad dataset paths or dtypes, Error(Io) if writing fails.
 void write_hdf5(const std::filesystem::path& path, const std::vector<Hdf5Dataset>& datasets,
                 const std::vector<Hdf5Attribute>& root_attributes = {});

@@ -35,10 +35,10 @@ Checkpoint open_folder(const fs::path& dir) {
   if (auto idx = files_in(dir, ".bin.index.json"); !idx.empty()) return io::open_pytorch(idx.front());
   for (const char* name : {"pytorch_model.bin", "model.pt", "model.pth"})
     if (fs::is_regular_file(dir / name)) return io::open_pytorch(dir / name);
-  for (const char* suffix : {".gguf", ".onnx", ".weights.h5", ".h5"})
+  for (const char* suffix : {".gguf", ".onnx", ".keras", ".weights.h5", ".h5"})
     if (auto f = files_in(dir, suffix); f.size() == 1) return open_checkpoint(f.front());
   throw bad_input(dir, "folder holds no checkpoint (looked for *.safetensors, *.safetensors.index.json, "
-                       "pytorch_model.bin(.index.json), and a single *.gguf, *.onnx or *.h5)");
+                       "pytorch_model.bin(.index.json), and a single *.gguf, *.onnx, *.keras or *.h5)");
 }
 
 }  // namespace
@@ -64,6 +64,7 @@ Checkpoint open_checkpoint(const fs::path& path) {
 
   if (starts("GGUF", 4)) return io::open_gguf(path);
   if (starts("\x89HDF\r\n\x1a\n", 8)) return io::open_keras(path);
+  if (starts("PK\x03\x04", 4) && ends_with(name, ".keras")) return io::open_keras(path);  // Keras 3 archive
   if (starts("PK\x03\x04", 4) || starts("PK\x05\x06", 4)) return io::open_pytorch(path);
   if (head[0] == 0x80) return io::open_pytorch(path);  // pickle PROTO opcode: legacy torch.save
   if (ends_with(name, ".index.json")) {

@@ -29,6 +29,9 @@ Checkpoint open_keras(const std::filesystem::path& path);
 
 /// ONNX model: initializers and Constant nodes (external data resolved beside the model).
 Checkpoint open_onnx(const std::filesystem::path& path);
+/// Parses an ONNX model already mapped. External data resolves against the folder of
+/// file->path(), so a buffer named "/nonexistent/x.onnx" can never reach other files.
+Checkpoint parse_onnx(std::shared_ptr<const MappedFile> file);
 
 /// GGUF v2/v3.
 Checkpoint open_gguf(const std::filesystem::path& path);

@@ -3,15 +3,13 @@
 // size capped at 100 MB, '{' first, dtype/shape/data_offsets on every entry, offsets that tile the
 // data buffer with no gap, overlap or trailing bytes, and sizes that match dtype x shape.
 #include <algorithm>
-#include <fstream>
-#include <set>
-#include <sstream>
 #include <string>
 
 #include <nlohmann/json.hpp>
 
 #include "io/checkpoint_builder.h"
 #include "io/readers.h"
+#include "io/side_files.h"
 #include "paramscope/error.h"
 #include "tensor/tensor_source.h"
 #include "util/mapped_file.h"
@@ -23,7 +21,6 @@ using nlohmann::json;
 namespace {
 
 constexpr std::uint64_t kMaxHeader = 100'000'000;  // the reference implementation's limit
-constexpr std::uint64_t kMaxSideFile = 64ull << 20;  // index.json / config.json
 
 struct Entry {
   std::string name;
@@ -31,47 +28,6 @@ struct Entry {
   Shape shape;
   std::uint64_t begin, end;
 };
-
-struct TooDeep {};
-
-// Parses untrusted JSON text, rejecting duplicate keys in the top-level object (nlohmann would
-// silently keep the last) and nesting deeper than max_depth.
-json parse_json(std::string_view text, const fs::path& file, std::string_view what, int max_depth) {
-  std::set<std::string> keys;
-  std::string duplicate;
-  auto cb = [&](int depth, json::parse_event_t event, json& parsed) {
-    if (depth > max_depth) throw TooDeep{};
-    if (event == json::parse_event_t::key && depth == 1 && duplicate.empty()) {
-      auto k = parsed.get<std::string>();
-      if (!keys.insert(k).second) duplicate = k;
-    }
-    return true;
-  };
-  json j;
-  try {
-    j = json::parse(text.begin(), text.end(), cb);
-  } catch (const TooDeep&) {
-    throw bad_input(file, std::string(what) + " nests deeper than the format allows");
-  } catch (const json::exception& e) {
-    std::string msg = e.what();
-    if (auto p = msg.find("] "); p != std::string::npos) msg = msg.substr(p + 2);
-    throw bad_input(file, std::string(what) + " is not valid JSON: " + msg);
-  }
-  if (!duplicate.empty()) throw bad_input(file, std::string(what) + " has the key '" + duplicate + "' twice");
-  return j;
-}
-
-std::string read_small_file(const fs::path& p, std::string_view what) {
-  std::error_code ec;
-  const auto size = fs::file_size(p, ec);
-  if (ec) throw io_error(p, "cannot read " + std::string(what) + ": " + ec.message());
-  if (size > kMaxSideFile) throw bad_input(p, std::string(what) + " is larger than 64 MB");
-  std::ifstream in(p, std::ios::binary);
-  std::ostringstream ss;
-  ss << in.rdbuf();
-  if (!in && !in.eof()) throw io_error(p, "cannot read " + std::string(what));
-  return ss.str();
-}
 
 std::uint64_t as_offset(const json& v, const fs::path& file, const std::string& name) {
   if (!v.is_number_unsigned()) throw bad_input(file, "tensor '" + name + "': data_offsets must be unsigned integers");
@@ -131,7 +87,7 @@ std::vector<std::pair<std::string, std::string>> add_file(CheckpointBuilder& b, 
                               std::to_string(bytes.size()) + " bytes)");
   const std::string_view text(reinterpret_cast<const char*>(bytes.data()) + 8, n);
   if (text.empty() || text.front() != '{') throw bad_input(path, "header does not start with '{'");
-  const json header = parse_json(text, path, "header", 3);
+  const json header = parse_untrusted_json(text, path, "header", 3);
   if (!header.is_object()) throw bad_input(path, "header is not a JSON object");
 
   std::vector<std::pair<std::string, std::string>> metadata;
@@ -183,46 +139,16 @@ std::vector<std::pair<std::string, std::string>> add_file(CheckpointBuilder& b, 
   return metadata;
 }
 
-bool is_plain_file_name(const std::string& s) {
-  return !s.empty() && s.find('/') == std::string::npos && s.find('\\') == std::string::npos && s != "." && s != "..";
-}
-
 Checkpoint open_index(const fs::path& index_path, const fs::path& shown_path) {
-  const json index = parse_json(read_small_file(index_path, "index"), index_path, "index", 3);
-  if (!index.is_object()) throw bad_input(index_path, "index is not a JSON object");
-  auto wm = index.find("weight_map");
-  if (wm == index.end() || !wm->is_object()) throw bad_input(index_path, "index has no 'weight_map' object");
-  const fs::path dir = index_path.parent_path();
-
-  std::vector<std::string> shards;
-  for (const auto& [name, shard] : wm->items()) {
-    if (!shard.is_string()) throw bad_input(index_path, "weight_map entry '" + name + "' is not a file name");
-    const auto s = shard.get<std::string>();
-    // Shards must sit beside the index: a name like "../x" would read outside the model folder.
-    if (!is_plain_file_name(s)) throw bad_input(index_path, "weight_map entry '" + name + "' names '" + s + "', not a file in the same folder");
-    if (std::find(shards.begin(), shards.end(), s) == shards.end()) shards.push_back(s);
-  }
-  if (shards.empty()) throw bad_input(index_path, "weight_map is empty");
-  std::sort(shards.begin(), shards.end());
-
+  const ShardIndex index = read_shard_index(index_path);
   CheckpointBuilder b(shown_path, "safetensors");
   b.add_file(index_path);
-  if (auto md = index.find("metadata"); md != index.end() && md->is_object())
-    for (const auto& [k, v] : md->items()) b.add_metadata(k, v.is_string() ? v.get<std::string>() : v.dump());
-  for (const auto& s : shards) {
-    const fs::path p = dir / s;
-    if (!fs::exists(p)) throw bad_input(index_path, "shard '" + s + "' listed in weight_map is missing");
-    for (auto& [k, v] : add_file(b, MappedFile::open(p))) b.add_metadata(s + ":" + k, std::move(v));
-  }
-  if (fs::exists(dir / "config.json")) b.set_config_json(read_small_file(dir / "config.json", "config.json"));
+  for (const auto& [k, v] : index.metadata) b.add_metadata(k, v);
+  for (const auto& s : index.shards)
+    for (auto& [k, v] : add_file(b, MappedFile::open(index_path.parent_path() / s))) b.add_metadata(s + ":" + k, std::move(v));
+  add_config_json(b, index_path.parent_path());
   Checkpoint c = std::move(b).build();
-  for (const auto& [name, shard] : wm->items()) {
-    const Tensor* t = c.find(name);
-    if (!t) throw bad_input(index_path, "weight_map lists '" + name + "' in " + shard.get<std::string>() + ", which does not hold it");
-    if (fs::path(t->file()).filename() != shard.get<std::string>())
-      throw bad_input(index_path, "weight_map puts '" + name + "' in " + shard.get<std::string>() + " but it is in " +
-                                      fs::path(t->file()).filename().string());
-  }
+  check_weight_map(index, c);
   return c;
 }
 
@@ -255,7 +181,7 @@ Checkpoint open_safetensors(const fs::path& path) {
     for (const auto& f : files)
       for (auto& [k, v] : add_file(b, MappedFile::open(f)))
         b.add_metadata(files.size() > 1 ? f.filename().string() + ":" + k : k, std::move(v));
-    if (fs::exists(path / "config.json")) b.set_config_json(read_small_file(path / "config.json", "config.json"));
+    add_config_json(b, path);
     return std::move(b).build();
   }
   if (path.filename().string().ends_with(".index.json")) return open_index(path, path);

@@ -6,6 +6,7 @@
 #include <algorithm>
 #include <cctype>
 #include <map>
+#include <set>
 #include <string>
 #include <tuple>
 
@@ -54,7 +55,7 @@ ModuleKind kind_of(std::string_view parent, std::string_view leaf, std::string_v
   if (starts(param, "in_proj")) return ModuleKind::AttentionQKV;  // nn.MultiheadAttention
   const bool attn_parent = contains(parent, "attn") || contains(parent, "attention");
   const bool mlp_parent = contains(parent, "mlp") || contains(parent, "feed_forward") || contains(parent, "ffn") ||
-                          contains(parent, "densereludense") || contains(parent, "experts") || is_number(parent);
+                          contains(parent, "densereludense") || contains(parent, "experts");
 
   if (any_of(leaf, {"q_proj", "query", "wq", "attn_q", "to_q", "q_lin", "q"})) return ModuleKind::AttentionQ;
   if (any_of(leaf, {"k_proj", "key", "wk", "attn_k", "to_k", "k_lin", "k"})) return ModuleKind::AttentionK;
@@ -67,12 +68,13 @@ ModuleKind kind_of(std::string_view parent, std::string_view leaf, std::string_v
   if (parent == "output" && leaf == "dense" && contains(module, "attention")) return ModuleKind::AttentionOut;
 
   if (any_of(leaf, {"gate_proj", "ffn_gate", "wi_0", "gate_up_proj"})) return ModuleKind::MlpGate;
-  if (leaf == "w1" && (mlp_parent || contains(module, "feed_forward"))) return ModuleKind::MlpGate;  // Meta LLaMA
+  const bool mlp_module = mlp_parent || contains(module, "feed_forward") || contains(module, "experts");
+  if (leaf == "w1" && mlp_module) return ModuleKind::MlpGate;  // Meta LLaMA and Mixtral experts: w1 gate, w3 up, w2 down
   if (any_of(leaf, {"up_proj", "c_fc", "fc1", "ffn_up", "dense_h_to_4h", "lin1", "wi", "wi_1", "w3"}))
     return ModuleKind::MlpUp;
   if (parent == "intermediate" && leaf == "dense") return ModuleKind::MlpUp;
   if (any_of(leaf, {"down_proj", "fc2", "ffn_down", "dense_4h_to_h", "lin2", "w2"})) return ModuleKind::MlpDown;
-  if (mlp_parent && any_of(leaf, {"c_proj", "wo", "proj"})) return ModuleKind::MlpDown;
+  if (mlp_module && any_of(leaf, {"c_proj", "wo", "proj"})) return ModuleKind::MlpDown;
   if (parent == "output" && leaf == "dense" && in_block) return ModuleKind::MlpDown;  // BERT/ViT layer output
 
   if (contains(leaf, "norm") || starts(leaf, "ln") || starts(leaf, "bn") || contains(leaf, "layernorm") ||
@@ -171,11 +173,26 @@ TensorPlace classify_tensor(std::string_view name, std::span<const std::int64_t>
 Hierarchy::Hierarchy(std::span<const std::string> names, std::span<const Shape> shapes) {
   places_.reserve(names.size());
   for (std::size_t i = 0; i < names.size(); ++i) places_.push_back(classify_tensor(names[i], shapes[i]));
+  // A module with running statistics is a batch norm even when its name says nothing
+  // ("features.1.weight" in an nn.Sequential): its weight and bias are norm parameters too.
+  std::set<std::string> norms;
+  for (const auto& p : places_)
+    if (p.kind == ModuleKind::Norm && (starts(p.param, "running_") || starts(p.param, "moving_"))) norms.insert(p.module);
+  for (auto& p : places_)
+    if (norms.count(p.module)) p.kind = ModuleKind::Norm;
+  // A bias says nothing about its module: it takes the kind of its weight ("features.0.bias" of a
+  // conv in an nn.Sequential).
+  std::map<std::string, ModuleKind> module_kind;
+  for (const auto& p : places_)
+    if (p.kind != ModuleKind::Other && !p.module.empty()) module_kind.try_emplace(p.module, p.kind);
+  for (auto& p : places_)
+    if (p.kind == ModuleKind::Other)
+      if (auto it = module_kind.find(p.module); it != module_kind.end()) p.kind = it->second;
 
   // Group key: the stack a block belongs to ("model.layers") or the block itself.
   struct Group {
     std::size_t first = 0;
-    int phase = 1;  // 0 embeddings/stem, 1 body, 2 final norm and head
+    int phase = 1;  // 0 embeddings/stem, 1 body, 2 final norm, 3 head
   };
   std::map<std::string, Group> groups;
   std::map<std::string, std::size_t> block_of;
@@ -192,7 +209,8 @@ Hierarchy::Hierarchy(std::span<const std::string> names, std::span<const Shape> 
       const std::string lname = lower(p.block);
       const std::string leaf = lower(p.block.substr(p.block.find_last_of("./") + 1));
       if (p.kind == ModuleKind::Embedding || contains(lname, "embed")) it->second.phase = 0;
-      else if (p.kind == ModuleKind::Head || is_final_norm(leaf)) it->second.phase = std::max(it->second.phase, 2);
+      else if (p.kind == ModuleKind::Head) it->second.phase = 3;
+      else if (is_final_norm(leaf)) it->second.phase = std::max(it->second.phase, 2);
     }
     auto [bit, binserted] = block_of.try_emplace(p.block, blocks_.size());
     if (binserted) blocks_.push_back(Block{p.block, p.block_index, {}, 0});

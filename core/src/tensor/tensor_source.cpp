@@ -109,6 +109,7 @@ std::shared_ptr<const TensorSource> make_strided_source(std::shared_ptr<const Ma
   const auto n = checked_numel(shape);
   if (!n) throw bad_input(file->path(), "invalid tensor shape " + shape_string(shape));
   if (storage_offset < 0) throw bad_input(file->path(), "negative storage offset");
+  if (*n == 0) return make_mapped_source(std::move(file), offset, dtype, 0, big_endian);
   // The furthest element a view can touch must lie inside its storage.
   std::int64_t last = storage_offset;
   bool contiguous = true;

@@ -2,8 +2,8 @@
 
 namespace paramscope::h5 {
 
-std::recursive_mutex& mutex() {
-  static std::recursive_mutex m;
+RecursiveLock& mutex() {
+  static RecursiveLock m;
   return m;
 }
 

@@ -4,13 +4,43 @@
 
 #include <hdf5.h>
 
+#include <atomic>
 #include <mutex>
 #include <string>
+#include <thread>
 
 namespace paramscope::h5 {
 
+/// A recursive lock that survives fork(): the owner is kept as std::thread::id (pthread_self,
+/// which a forked child keeps) rather than the kernel thread id glibc's recursive mutexes use,
+/// so the child of a thread holding the lock can take it again (see util/isolated_run.h).
+class RecursiveLock {
+public:
+  void lock() {
+    const auto me = std::this_thread::get_id();
+    if (owner_.load(std::memory_order_relaxed) == me) {
+      ++depth_;
+      return;
+    }
+    mutex_.lock();
+    owner_.store(me, std::memory_order_relaxed);
+    depth_ = 1;
+  }
+  void unlock() {
+    if (--depth_ == 0) {
+      owner_.store(std::thread::id(), std::memory_order_relaxed);
+      mutex_.unlock();
+    }
+  }
+
+private:
+  std::mutex mutex_;
+  std::atomic<std::thread::id> owner_{};
+  int depth_ = 0;
+};
+
 /// Held around every HDF5 call.
-std::recursive_mutex& mutex();
+RecursiveLock& mutex();
 
 /// Turns off HDF5's automatic error printing (once per process).
 void silence_errors();

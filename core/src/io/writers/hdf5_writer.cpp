@@ -1,8 +1,16 @@
 // HDF5 output laid out as h5py would write it: F16/BF16 as custom IEEE float types, BOOL as
 // h5py's int8 enum {FALSE, TRUE}, strings as UTF-8 fixed-length attributes.
+#include <fcntl.h>
+#include <unistd.h>
+
 #include <algorithm>
+#include <cerrno>
+#include <cstring>
+#include <set>
+#include <string_view>
 #include <vector>
 
+#include "io/keras/hyperslab.h"
 #include "io/writers/write_common.h"
 #include "util/atomic_file.h"
 #include "util/hdf5_util.h"
@@ -67,45 +75,49 @@ void write_attribute(hid_t obj, const Hdf5Attribute& a, const std::filesystem::p
   if (rc < 0) throw io_error(path, "cannot write attribute '" + a.name + "': " + h5::last_error());
 }
 
+// Dataset paths are plain relative paths: HDF5 would read "a//b" as "a/b" and "./a" as "a".
+void check_dataset_path(const std::string& p, const std::filesystem::path& path) {
+  bool ok = !p.empty() && p.front() != '/' && p.back() != '/';
+  for (std::size_t pos = 0; ok && pos < p.size();) {
+    const std::size_t end = std::min(p.find('/', pos), p.size());
+    const std::string_view part(p.data() + pos, end - pos);
+    ok = !part.empty() && part != "." && part != "..";
+    pos = end + 1;
+  }
+  if (!ok) throw usage_error(path.string() + ": invalid dataset path '" + p + "'");
+}
+
 void write_dataset(hid_t file, const Hdf5Dataset& d, const std::filesystem::path& path) {
   const auto& t = d.data;
   const std::uint64_t size = detail::checked_plain_size(t, path.string());
   Handle type = file_type(t.dtype);
   if (!type.valid()) throw usage_error(path.string() + ": cannot store " + std::string(dtype_name(t.dtype)) + " in HDF5");
-  if (d.path.empty() || d.path.front() == '/' || d.path.back() == '/')
-    throw usage_error(path.string() + ": invalid dataset path '" + d.path + "'");
-  std::vector<hsize_t> dims(t.shape.begin(), t.shape.end());
-  Handle space(H5Screate_simple(static_cast<int>(dims.size()), dims.data(), nullptr));
-  if (dims.empty()) space = Handle(H5Screate(H5S_SCALAR));
+  check_dataset_path(d.path, path);
+  const std::vector<hsize_t> dims(t.shape.begin(), t.shape.end());
+  Handle space(dims.empty() ? H5Screate(H5S_SCALAR)
+                            : H5Screate_simple(static_cast<int>(dims.size()), dims.data(), nullptr));
+  if (!space.valid()) throw usage_error(path.string() + ": invalid shape for dataset '" + d.path + "'");
   Handle lcpl(H5Pcreate(H5P_LINK_CREATE));
   H5Pset_create_intermediate_group(lcpl.get(), 1);
+  // Contiguous storage: readers (ours included) can map the values straight from the file.
   Handle ds(H5Dcreate2(file, d.path.c_str(), type.get(), space.get(), lcpl.get(), H5P_DEFAULT, H5P_DEFAULT));
   if (!ds.valid()) throw io_error(path, "cannot create dataset '" + d.path + "': " + h5::last_error());
 
-  // Written in slabs of whole rows along the first dimension so memory stays bounded.
+  // Written in row-major element ranges of at most kWriteChunk bytes, whatever the shape, so
+  // memory stays bounded even for a single huge row.
   const std::uint64_t elem = dtype_info(t.dtype).block_bytes;
-  const std::uint64_t row_bytes = dims.empty() ? size : (dims[0] ? size / dims[0] : 0);
-  const std::uint64_t rows_per_slab = row_bytes ? std::max<std::uint64_t>(1, detail::kWriteChunk / row_bytes) : 1;
-  const std::uint64_t nrows = dims.empty() ? 1 : dims[0];
+  const std::uint64_t numel = size / elem;
+  const std::uint64_t step = detail::kWriteChunk / elem;
   std::vector<std::byte> buf;
-  for (std::uint64_t r = 0; r < nrows && size > 0; r += rows_per_slab) {
-    const std::uint64_t rows = std::min(rows_per_slab, nrows - r);
-    buf.resize(static_cast<std::size_t>(rows * row_bytes));
-    // A slab larger than one fill chunk is filled in pieces.
-    for (std::uint64_t off = 0; off < buf.size(); off += detail::kWriteChunk) {
-      const auto n = static_cast<std::size_t>(std::min<std::uint64_t>(detail::kWriteChunk, buf.size() - off));
-      t.fill(r * row_bytes + off, std::span<std::byte>(buf.data() + off, n));
-    }
+  for (std::uint64_t first = 0; first < numel; first += step) {
+    const std::uint64_t n = std::min(step, numel - first);
+    buf.resize(static_cast<std::size_t>(n * elem));
+    t.fill(first * elem, std::span<std::byte>(buf));
     Handle fspace(H5Dget_space(ds.get()));
-    if (!dims.empty()) {
-      std::vector<hsize_t> start(dims.size(), 0), count = dims;
-      start[0] = r;
-      count[0] = rows;
-      H5Sselect_hyperslab(fspace.get(), H5S_SELECT_SET, start.data(), nullptr, count.data(), nullptr);
-    }
-    const hsize_t melems = rows * row_bytes / elem;
-    Handle mspace(H5Screate_simple(1, &melems, nullptr));
-    if (H5Dwrite(ds.get(), type.get(), mspace.get(), fspace.get(), H5P_DEFAULT, buf.data()) < 0)
+    const hsize_t mdims = n;
+    Handle mspace(H5Screate_simple(1, &mdims, nullptr));
+    if (!io::keras::select_range(fspace.get(), dims, first, n) ||
+        H5Dwrite(ds.get(), type.get(), mspace.get(), fspace.get(), H5P_DEFAULT, buf.data()) < 0)
       throw io_error(path, "cannot write dataset '" + d.path + "': " + h5::last_error());
   }
   for (const auto& a : d.attributes) write_attribute(ds.get(), a, path);
@@ -115,17 +127,40 @@ void write_dataset(hid_t file, const Hdf5Dataset& d, const std::filesystem::path
 
 void write_hdf5(const std::filesystem::path& path, const std::vector<Hdf5Dataset>& datasets,
                 const std::vector<Hdf5Attribute>& root_attributes) {
+  std::set<std::string_view> seen;
+  for (const auto& d : datasets)
+    if (!seen.insert(d.path).second) throw usage_error(path.string() + ": dataset path '" + d.path + "' given twice");
+  // A dataset cannot also be a group on the way to another one ("a" and "a/b").
+  for (const auto& d : datasets)
+    for (auto slash = d.path.find('/'); slash != std::string::npos; slash = d.path.find('/', slash + 1))
+      if (seen.count(std::string_view(d.path).substr(0, slash)))
+        throw usage_error(path.string() + ": dataset path '" + d.path + "' runs through the dataset '" +
+                          d.path.substr(0, slash) + "'");
   std::lock_guard lock(h5::mutex());
   h5::silence_errors();
   AtomicFile out(path);
   out.close_handle();
   {
-    Handle file(H5Fcreate(out.temp_path().c_str(), H5F_ACC_TRUNC, H5P_DEFAULT, H5P_DEFAULT));
-    if (!file.valid()) throw io_error(path, "cannot create HDF5 file: " + h5::last_error());
-    for (const auto& d : datasets) write_dataset(file.get(), d, path);
-    for (const auto& a : root_attributes) write_attribute(file.get(), a, path);
-    if (H5Fflush(file.get(), H5F_SCOPE_GLOBAL) < 0) throw io_error(path, "cannot flush HDF5 file: " + h5::last_error());
+    const hid_t file = H5Fcreate(out.temp_path().c_str(), H5F_ACC_TRUNC, H5P_DEFAULT, H5P_DEFAULT);
+    if (file < 0) throw io_error(path, "cannot create HDF5 file: " + h5::last_error());
+    try {
+      for (const auto& d : datasets) write_dataset(file, d, path);
+      for (const auto& a : root_attributes) write_attribute(file, a, path);
+    } catch (...) {
+      H5Fclose(file);
+      throw;
+    }
+    // Closing writes the remaining metadata: its failure (disk full) must not go unnoticed.
+    if (H5Fclose(file) < 0) throw io_error(path, "cannot finish HDF5 file: " + h5::last_error());
   }
+  // HDF5 wrote through its own descriptor; sync the data before the rename makes it visible.
+  const int fd = ::open(out.temp_path().c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0 || ::fsync(fd) != 0) {
+    const std::string why = std::strerror(errno);
+    if (fd >= 0) ::close(fd);
+    throw io_error(path, "cannot sync HDF5 file: " + why);
+  }
+  ::close(fd);
   out.commit();
 }
 

@@ -1,3 +1,4 @@
+#include <algorithm>
 #include <set>
 
 #include <nlohmann/json.hpp>
@@ -19,8 +20,42 @@ std::uint64_t checked_plain_size(const TensorToWrite& t, const std::string& wher
 }
 }  // namespace detail
 
-void write_safetensors(const std::filesystem::path& path, const std::vector<TensorToWrite>& tensors,
+namespace {
+
+// Position of a dtype in the reference implementation's Dtype enum ("increasing alignment").
+int reference_rank(DType t) {
+  switch (t) {
+    case DType::BOOL: return 0;
+    case DType::U8: return 1;
+    case DType::I8: return 2;
+    case DType::F8_E5M2: return 3;
+    case DType::F8_E4M3: return 4;
+    case DType::I16: return 5;
+    case DType::U16: return 6;
+    case DType::F16: return 7;
+    case DType::BF16: return 8;
+    case DType::I32: return 9;
+    case DType::U32: return 10;
+    case DType::F32: return 11;
+    case DType::F64: return 12;
+    case DType::I64: return 13;
+    case DType::U64: return 14;
+    default: return -1;
+  }
+}
+
+}  // namespace
+
+void write_safetensors(const std::filesystem::path& path, const std::vector<TensorToWrite>& unordered,
                        const std::vector<std::pair<std::string, std::string>>& metadata) {
+  // The reference writer lays tensors out by descending dtype alignment, then name; doing the same
+  // makes our files byte-identical to safetensors.torch.save_file's for the same tensors.
+  std::vector<const TensorToWrite*> tensors;
+  for (const auto& t : unordered) tensors.push_back(&t);
+  std::stable_sort(tensors.begin(), tensors.end(), [](const TensorToWrite* a, const TensorToWrite* b) {
+    const int ra = reference_rank(a->dtype), rb = reference_rank(b->dtype);
+    return ra != rb ? ra > rb : a->name < b->name;
+  });
   nlohmann::ordered_json header = nlohmann::ordered_json::object();
   if (!metadata.empty()) {
     auto& md = header["__metadata__"] = nlohmann::ordered_json::object();
@@ -29,7 +64,8 @@ void write_safetensors(const std::filesystem::path& path, const std::vector<Tens
   std::set<std::string> names;
   std::vector<std::uint64_t> sizes;
   std::uint64_t offset = 0;
-  for (const auto& t : tensors) {
+  for (const TensorToWrite* tp : tensors) {
+    const TensorToWrite& t = *tp;
     if (t.name == "__metadata__" || !names.insert(t.name).second)
       throw usage_error(path.string() + ": tensor name '" + t.name + "' is used twice or reserved");
     const std::uint64_t size = detail::checked_plain_size(t, path.string());
@@ -50,7 +86,7 @@ void write_safetensors(const std::filesystem::path& path, const std::vector<Tens
   out.write(len);
   out.write(std::as_bytes(std::span(text)));
   for (std::size_t i = 0; i < tensors.size(); ++i)
-    detail::stream_bytes(tensors[i], sizes[i], [&](std::uint64_t, std::span<const std::byte> b) { out.write(b); });
+    detail::stream_bytes(*tensors[i], sizes[i], [&](std::uint64_t, std::span<const std::byte> b) { out.write(b); });
   out.commit();
 }
 

@@ -1,0 +1,36 @@
+#!/bin/sh
+# Installs what is missing (apt-get), builds ParamScope, and runs its main job on the bundled
+# samples: prints what they hold, then opens the GUI on them when a display is present, or
+# otherwise writes a headless report to ./paramscope-report/.
+set -eu
+src=$(cd "$(dirname "$0")/.." && pwd)
+"$src/packaging/install-deps.sh"
+cd "$src"
+cmake --preset release >/dev/null
+cmake --build --preset release
+bin="$src/build/release/app"
+samples="$src/resources/samples"
+
+"$bin/paramscope-cli" inspect "$samples/tiny-llama"
+echo
+"$bin/paramscope-cli" inspect --stats "$samples/digits-cnn/model.safetensors"
+
+if [ -n "${DISPLAY:-}" ] && [ -x "$bin/paramscope" ]; then
+  exec "$bin/paramscope" "$samples/tiny-llama" "$samples/digits-cnn/model.safetensors"
+fi
+
+out="$(pwd)/paramscope-report"
+mkdir -p "$out"
+for s in tiny-llama digits-cnn/model.safetensors digits-cnn/model.pt digits-cnn/model.onnx; do
+  name=$(echo "$s" | tr '/.' '__')
+  "$bin/paramscope-cli" inspect --stats --tensors "$samples/$s" >"$out/$name.txt"
+  "$bin/paramscope-cli" inspect --stats --json "$samples/$s" >"$out/$name.json"
+done
+# The GUI's view of the sample, rendered on a virtual display.
+if [ -x "$bin/paramscope" ] && command -v xvfb-run >/dev/null; then
+  xvfb-run -a -s "-screen 0 1600x1000x24" "$bin/paramscope" --quit-after-load --screenshot "$out/gui-tiny-llama.png" \
+    "$samples/tiny-llama" >/dev/null 2>&1 || echo "run-sample.sh: GUI screenshot failed" >&2
+fi
+echo
+echo "No display: wrote the headless report to $out/"
+ls -1 "$out"

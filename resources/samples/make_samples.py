@@ -1,0 +1,251 @@
+#!/usr/bin/python3
+"""Regenerates ParamScope's bundled samples (run with Debian's python3 + python3-torch,
+python3-sklearn, python3-onnx; takes about a minute on 2 cores).
+
+  digits-cnn/   a small CNN trained on scikit-learn's 8x8 digits:
+                model.safetensors, model.pt (torch.save zip), model.onnx, config.json,
+                inputs.npy / labels.npy (16 test images)
+  tiny-llama/   a GPT-style decoder in Hugging Face LLaMA layout trained on licence texts as a
+                byte-level language model, bf16, in two safetensors shards with
+                model.safetensors.index.json and config.json
+
+Everything is seeded; reruns give the same files on the same torch build.
+"""
+import json
+import math
+import os
+import struct
+import sys
+
+import numpy as np
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+DTYPES = {torch.float32: "F32", torch.float16: "F16", torch.bfloat16: "BF16", torch.int64: "I64",
+          torch.int32: "I32", torch.uint8: "U8", torch.int8: "I8", torch.bool: "BOOL", torch.float64: "F64"}
+
+# The reference implementation's Dtype enum order.
+REFERENCE_ORDER = ["BOOL", "U8", "I8", "F8_E5M2", "F8_E4M3", "I16", "U16", "F16", "BF16", "I32", "U32", "F32", "F64",
+                   "I64", "U64"]
+
+
+def save_safetensors(path, tensors, metadata=None):
+    """Writes the safetensors layout exactly as the reference writer does: tensors sorted by
+    descending position in its Dtype enum (alignment), then name; header padded with spaces."""
+    items = sorted(tensors.items(), key=lambda kv: (-REFERENCE_ORDER.index(DTYPES[kv[1].dtype]), kv[0]))
+    header, blobs, offset = {}, [], 0
+    if metadata:
+        header["__metadata__"] = metadata
+    for name, t in items:
+        t = t.detach().contiguous().cpu()
+        raw = t.view(torch.uint8).numpy().tobytes() if t.dtype == torch.bfloat16 else t.numpy().tobytes()
+        header[name] = {"dtype": DTYPES[t.dtype], "shape": list(t.shape), "data_offsets": [offset, offset + len(raw)]}
+        blobs.append(raw)
+        offset += len(raw)
+    text = json.dumps(header, separators=(",", ":")).encode()
+    text += b" " * ((8 - len(text) % 8) % 8)
+    with open(path + ".tmp", "wb") as f:
+        f.write(struct.pack("<Q", len(text)))
+        f.write(text)
+        for b in blobs:
+            f.write(b)
+    os.replace(path + ".tmp", path)
+
+
+# ----------------------------------------------------------------------------- digits CNN
+class DigitsCNN(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.features = nn.Sequential(
+            nn.Conv2d(1, 16, 3, padding=1), nn.BatchNorm2d(16), nn.ReLU(),
+            nn.Conv2d(16, 32, 3, padding=1), nn.BatchNorm2d(32), nn.ReLU(),
+            nn.MaxPool2d(2))
+        self.classifier = nn.Sequential(nn.Flatten(), nn.Linear(32 * 4 * 4, 64), nn.ReLU(), nn.Linear(64, 10))
+
+    def forward(self, x):
+        return self.classifier(self.features(x))
+
+
+def make_digits():
+    from sklearn.datasets import load_digits
+    torch.manual_seed(0)
+    d = load_digits()
+    x = torch.tensor(d.images, dtype=torch.float32).unsqueeze(1) / 16.0
+    y = torch.tensor(d.target, dtype=torch.int64)
+    perm = torch.randperm(len(x), generator=torch.Generator().manual_seed(0))
+    test, train = perm[:297], perm[297:]
+    model = DigitsCNN()
+    opt = torch.optim.Adam(model.parameters(), lr=3e-3)
+    for epoch in range(12):
+        model.train()
+        order = train[torch.randperm(len(train))]
+        for i in range(0, len(order), 64):
+            b = order[i:i + 64]
+            loss = F.cross_entropy(model(x[b]), y[b])
+            opt.zero_grad()
+            loss.backward()
+            opt.step()
+    model.eval()
+    with torch.no_grad():
+        acc = (model(x[test]).argmax(1) == y[test]).float().mean().item()
+    out = os.path.join(HERE, "digits-cnn")
+    os.makedirs(out, exist_ok=True)
+    sd = model.state_dict()
+    save_safetensors(os.path.join(out, "model.safetensors"), sd, {"format": "pt", "test_accuracy": f"{acc:.4f}"})
+    torch.save(sd, os.path.join(out, "model.pt"))
+    torch.onnx.export(model, x[:1], os.path.join(out, "model.onnx"), input_names=["image"], output_names=["logits"],
+                      dynamic_axes={"image": {0: "batch"}, "logits": {0: "batch"}}, opset_version=13)
+    np.save(os.path.join(out, "inputs.npy"), x[test[:16]].numpy())
+    np.save(os.path.join(out, "labels.npy"), y[test[:16]].numpy())
+    with open(os.path.join(out, "config.json"), "w") as f:
+        json.dump({"architecture": "DigitsCNN", "dataset": "sklearn.datasets.load_digits", "input_shape": [1, 1, 8, 8],
+                   "num_classes": 10, "test_accuracy": round(acc, 4)}, f, indent=2)
+        f.write("\n")
+    print(f"digits-cnn: {sum(t.numel() for t in sd.values())} values, test accuracy {acc:.3f}")
+
+
+# ----------------------------------------------------------------------------- tiny LLaMA
+CFG = dict(vocab_size=256, hidden_size=64, intermediate_size=176, num_hidden_layers=4, num_attention_heads=4,
+           num_key_value_heads=2, max_position_embeddings=128, rms_norm_eps=1e-5, rope_theta=10000.0)
+
+
+class RMSNorm(nn.Module):
+    def __init__(self, n, eps):
+        super().__init__()
+        self.weight = nn.Parameter(torch.ones(n))
+        self.eps = eps
+
+    def forward(self, x):
+        return self.weight * x * torch.rsqrt(x.pow(2).mean(-1, keepdim=True) + self.eps)
+
+
+def rope(x, theta):
+    # Hugging Face's rotate_half convention.
+    t, d = x.shape[-2], x.shape[-1]
+    inv = 1.0 / (theta ** (torch.arange(0, d, 2).float() / d))
+    ang = torch.outer(torch.arange(t).float(), inv)
+    cos, sin = torch.cat([ang, ang], -1).cos(), torch.cat([ang, ang], -1).sin()
+    x1, x2 = x[..., : d // 2], x[..., d // 2:]
+    return x * cos + torch.cat([-x2, x1], -1) * sin
+
+
+class Attention(nn.Module):
+    def __init__(self, c):
+        super().__init__()
+        h, nh, nkv = c["hidden_size"], c["num_attention_heads"], c["num_key_value_heads"]
+        self.nh, self.nkv, self.hd, self.theta = nh, nkv, h // nh, c["rope_theta"]
+        self.q_proj = nn.Linear(h, nh * self.hd, bias=False)
+        self.k_proj = nn.Linear(h, nkv * self.hd, bias=False)
+        self.v_proj = nn.Linear(h, nkv * self.hd, bias=False)
+        self.o_proj = nn.Linear(nh * self.hd, h, bias=False)
+
+    def forward(self, x):
+        b, t, _ = x.shape
+        q = rope(self.q_proj(x).view(b, t, self.nh, self.hd).transpose(1, 2), self.theta)
+        k = rope(self.k_proj(x).view(b, t, self.nkv, self.hd).transpose(1, 2), self.theta)
+        v = self.v_proj(x).view(b, t, self.nkv, self.hd).transpose(1, 2)
+        rep = self.nh // self.nkv
+        k, v = k.repeat_interleave(rep, 1), v.repeat_interleave(rep, 1)
+        att = (q @ k.transpose(-1, -2)) / math.sqrt(self.hd)
+        att = att.masked_fill(torch.triu(torch.ones(t, t, dtype=torch.bool), 1), float("-inf")).softmax(-1)
+        return self.o_proj((att @ v).transpose(1, 2).reshape(b, t, -1))
+
+
+class MLP(nn.Module):
+    def __init__(self, c):
+        super().__init__()
+        self.gate_proj = nn.Linear(c["hidden_size"], c["intermediate_size"], bias=False)
+        self.up_proj = nn.Linear(c["hidden_size"], c["intermediate_size"], bias=False)
+        self.down_proj = nn.Linear(c["intermediate_size"], c["hidden_size"], bias=False)
+
+    def forward(self, x):
+        return self.down_proj(F.silu(self.gate_proj(x)) * self.up_proj(x))
+
+
+class Layer(nn.Module):
+    def __init__(self, c):
+        super().__init__()
+        self.self_attn, self.mlp = Attention(c), MLP(c)
+        self.input_layernorm = RMSNorm(c["hidden_size"], c["rms_norm_eps"])
+        self.post_attention_layernorm = RMSNorm(c["hidden_size"], c["rms_norm_eps"])
+
+    def forward(self, x):
+        x = x + self.self_attn(self.input_layernorm(x))
+        return x + self.mlp(self.post_attention_layernorm(x))
+
+
+class Body(nn.Module):
+    def __init__(self, c):
+        super().__init__()
+        self.embed_tokens = nn.Embedding(c["vocab_size"], c["hidden_size"])
+        self.layers = nn.ModuleList(Layer(c) for _ in range(c["num_hidden_layers"]))
+        self.norm = RMSNorm(c["hidden_size"], c["rms_norm_eps"])
+
+
+class TinyLlama(nn.Module):
+    def __init__(self, c):
+        super().__init__()
+        self.model = Body(c)
+        self.lm_head = nn.Linear(c["hidden_size"], c["vocab_size"], bias=False)
+
+    def forward(self, ids):
+        x = self.model.embed_tokens(ids)
+        for layer in self.model.layers:
+            x = layer(x)
+        return self.lm_head(self.model.norm(x))
+
+
+def make_llama():
+    torch.manual_seed(0)
+    text = b""
+    for name in ("GPL-3", "Apache-2.0", "MPL-2.0"):
+        with open(os.path.join("/usr/share/common-licenses", name), "rb") as f:
+            text += f.read()
+    data = torch.tensor(list(text), dtype=torch.int64)
+    model = TinyLlama(CFG)
+    opt = torch.optim.AdamW(model.parameters(), lr=3e-3, weight_decay=0.01)
+    seq, batch = 64, 32
+    gen = torch.Generator().manual_seed(1)
+    for step in range(400):
+        starts = torch.randint(0, len(data) - seq - 1, (batch,), generator=gen)
+        ids = torch.stack([data[s:s + seq + 1] for s in starts])
+        loss = F.cross_entropy(model(ids[:, :-1]).reshape(-1, CFG["vocab_size"]), ids[:, 1:].reshape(-1))
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+    print(f"tiny-llama: final training loss {loss.item():.3f} nats/byte")
+    out = os.path.join(HERE, "tiny-llama")
+    os.makedirs(out, exist_ok=True)
+    sd = {k: v.to(torch.bfloat16) for k, v in model.state_dict().items()}
+    # Two shards split by layer, as transformers' save_pretrained(max_shard_size=...) does.
+    names = list(sd)
+    first = [n for n in names if n.startswith("model.embed_tokens") or any(
+        n.startswith(f"model.layers.{i}.") for i in range(CFG["num_hidden_layers"] // 2))]
+    shards = {"model-00001-of-00002.safetensors": first,
+              "model-00002-of-00002.safetensors": [n for n in names if n not in first]}
+    weight_map, total = {}, 0
+    for fname, keys in shards.items():
+        save_safetensors(os.path.join(out, fname), {k: sd[k] for k in keys}, {"format": "pt"})
+        for k in keys:
+            weight_map[k] = fname
+            total += sd[k].numel() * sd[k].element_size()
+    with open(os.path.join(out, "model.safetensors.index.json"), "w") as f:
+        json.dump({"metadata": {"total_size": total}, "weight_map": dict(sorted(weight_map.items()))}, f, indent=2)
+        f.write("\n")
+    config = {"architectures": ["LlamaForCausalLM"], "model_type": "llama", "hidden_act": "silu",
+              "torch_dtype": "bfloat16", "tie_word_embeddings": False, "bos_token_id": 1, "eos_token_id": 2, **CFG}
+    with open(os.path.join(out, "config.json"), "w") as f:
+        json.dump(config, f, indent=2)
+        f.write("\n")
+    print(f"tiny-llama: {sum(t.numel() for t in sd.values())} parameters in 2 shards")
+
+
+if __name__ == "__main__":
+    torch.set_num_threads(2)
+    which = sys.argv[1:] or ["digits", "llama"]
+    if "digits" in which:
+        make_digits()
+    if "llama" in which:
+        make_llama()

@@ -1,0 +1,42 @@
+// The contract every reader keeps on the malformed-file corpus: opening gives one Error (bad
+// input, unsupported or I/O) whose one-line message names the file and says what is wrong, and
+// the file is left unchanged.
+#pragma once
+
+#include <QString>
+#include <QTest>
+
+#include <filesystem>
+#include <fstream>
+#include <iterator>
+#include <vector>
+
+#include "paramscope/checkpoint.h"
+#include "paramscope/error.h"
+
+namespace paramscope::test {
+
+inline std::vector<char> file_contents(const std::filesystem::path& p) {
+  std::ifstream in(p, std::ios::binary);
+  return {std::istreambuf_iterator<char>(in), {}};
+}
+
+/// Call as `expect_clear_error(p, msg); if (QTest::currentTestFailed()) return;` (QVERIFY returns).
+inline void expect_clear_error(const std::filesystem::path& p, const QString& message) {
+  const bool file = std::filesystem::is_regular_file(p);
+  const auto before = file ? file_contents(p) : std::vector<char>{};
+  try {
+    open_checkpoint(p);
+    QFAIL("no error");
+  } catch (const Error& e) {
+    const QString what = QString::fromUtf8(e.what());
+    QVERIFY2(e.kind() == Error::Kind::BadInput || e.kind() == Error::Kind::Unsupported || e.kind() == Error::Kind::Io,
+             e.what());
+    QVERIFY2(what.startsWith(QString::fromStdString(p.string())), e.what());  // names the file
+    QVERIFY2(what.contains(message), e.what());
+    QVERIFY2(!what.contains('\n'), e.what());  // one line
+  }
+  if (file) QVERIFY2(file_contents(p) == before, "the input file was changed");
+}
+
+}  // namespace paramscope::test

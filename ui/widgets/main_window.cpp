@@ -1,0 +1,199 @@
+#include "main_window.h"
+
+#include <QAction>
+#include <QCloseEvent>
+#include <QDir>
+#include <QDragEnterEvent>
+#include <QDropEvent>
+#include <QFileDialog>
+#include <QFileInfo>
+#include <QLabel>
+#include <QMenuBar>
+#include <QMessageBox>
+#include <QMimeData>
+#include <QSettings>
+#include <QStatusBar>
+
+#include "checkpoint_loader.h"
+#include "checkpoint_tree_model.h"
+#include "number_format.h"
+#include "paramscope/figures/block_chart.h"
+#include "recent_files.h"
+#include "tree_dock.h"
+#include "vtk_view_widget.h"
+
+namespace paramscope::ui {
+namespace {
+
+constexpr const char* kGeometryKey = "mainWindow/geometry";
+constexpr const char* kStateKey = "mainWindow/state";
+constexpr const char* kLastDirKey = "lastDirectory";
+
+QString summaryOf(const Checkpoint& c) {
+  const std::size_t n = c.tensors().size();
+  return QStringLiteral("%1 · %2 %3 · %4 %5")
+      .arg(QString::fromStdString(c.format()), formatCount(n), n == 1 ? MainWindow::tr("tensor") : MainWindow::tr("tensors"),
+           formatCount(c.parameter_count()),
+           c.parameter_count() == 1 ? MainWindow::tr("parameter") : MainWindow::tr("parameters"));
+}
+
+QString lastDirectory() { return QSettings().value(kLastDirKey, QDir::homePath()).toString(); }
+
+}  // namespace
+
+QStringList localPaths(const QMimeData* data) {
+  QStringList paths;
+  if (!data) return paths;
+  for (const QUrl& url : data->urls())
+    if (url.isLocalFile()) paths << url.toLocalFile();
+  return paths;
+}
+
+MainWindow::MainWindow(QWidget* parent)
+    : QMainWindow(parent),
+      model_(new CheckpointTreeModel(this)),
+      loader_(new CheckpointLoader(this)),
+      treeDock_(new TreeDock(model_, this)),
+      view_(new VtkViewWidget(this)),
+      chart_(std::make_shared<figures::BlockChart>()),
+      summary_(new QLabel(this)) {
+  setObjectName(QStringLiteral("mainWindow"));
+  setWindowTitle(tr("ParamScope"));
+  setAcceptDrops(true);
+
+  view_->setScene(chart_);
+  setCentralWidget(view_);
+  addDockWidget(Qt::LeftDockWidgetArea, treeDock_);
+  summary_->setObjectName(QStringLiteral("checkpointSummary"));
+  statusBar()->addPermanentWidget(summary_);
+  createActions();
+
+  connect(loader_, &CheckpointLoader::loaded, this, &MainWindow::onLoaded);
+  connect(loader_, &CheckpointLoader::failed, this, &MainWindow::onLoadFailed);
+  connect(treeDock_, &TreeDock::currentCheckpointChanged, this, &MainWindow::showCheckpoint);
+  connect(recent_, &RecentFiles::openRequested, this, &MainWindow::openPath);
+
+  QSettings settings;
+  if (!restoreGeometry(settings.value(kGeometryKey).toByteArray())) resize(1280, 800);
+  if (!restoreState(settings.value(kStateKey).toByteArray())) resizeDocks({treeDock_}, {560}, Qt::Horizontal);
+  statusBar()->showMessage(tr("Open a checkpoint file or folder (File menu, or drop it here)"));
+}
+
+MainWindow::~MainWindow() = default;
+
+void MainWindow::createActions() {
+  QMenu* file = menuBar()->addMenu(tr("&File"));
+  QAction* open = file->addAction(tr("&Open File..."), this, &MainWindow::openFileDialog);
+  open->setObjectName(QStringLiteral("actionOpenFile"));
+  open->setShortcut(QKeySequence::Open);
+  QAction* openFolder = file->addAction(tr("Open &Folder..."), this, &MainWindow::openFolderDialog);
+  openFolder->setObjectName(QStringLiteral("actionOpenFolder"));
+  openFolder->setShortcut(QKeySequence(Qt::CTRL | Qt::SHIFT | Qt::Key_O));
+  QMenu* recentMenu = file->addMenu(tr("Open &Recent"));
+  recentMenu->setObjectName(QStringLiteral("menuRecent"));
+  recent_ = new RecentFiles(recentMenu, this);
+  file->addSeparator();
+  closeAction_ = file->addAction(tr("&Close Checkpoint"), this, &MainWindow::closeCurrentCheckpoint);
+  closeAction_->setObjectName(QStringLiteral("actionCloseCheckpoint"));
+  closeAction_->setShortcut(QKeySequence::Close);
+  closeAction_->setEnabled(false);
+  file->addSeparator();
+  QAction* quit = file->addAction(tr("&Quit"), this, &QWidget::close);
+  quit->setObjectName(QStringLiteral("actionQuit"));
+  quit->setShortcut(QKeySequence::Quit);
+
+  QMenu* view = menuBar()->addMenu(tr("&View"));
+  view->addAction(treeDock_->toggleViewAction());
+}
+
+void MainWindow::openPath(const QString& path) {
+  const QString absolute = QDir::cleanPath(QFileInfo(path).absoluteFilePath());
+  statusBar()->showMessage(tr("Opening %1...").arg(QDir::toNativeSeparators(absolute)));
+  loader_->open(absolute);
+}
+
+int MainWindow::pendingLoads() const { return loader_->pending(); }
+
+QString MainWindow::summary() const { return summary_->text(); }
+
+void MainWindow::openFileDialog() {
+  const QStringList files = QFileDialog::getOpenFileNames(
+      this, tr("Open Checkpoint"), lastDirectory(),
+      tr("Checkpoints (*.safetensors *.json *.pt *.pth *.bin *.ckpt *.h5 *.hdf5 *.keras *.onnx *.gguf);;"
+         "All files (*)"));
+  if (files.isEmpty()) return;
+  QSettings().setValue(kLastDirKey, QFileInfo(files.front()).absolutePath());
+  for (const QString& f : files) openPath(f);
+}
+
+void MainWindow::openFolderDialog() {
+  const QString dir = QFileDialog::getExistingDirectory(this, tr("Open Checkpoint Folder"), lastDirectory());
+  if (dir.isEmpty()) return;
+  QSettings().setValue(kLastDirKey, dir);
+  openPath(dir);
+}
+
+void MainWindow::closeCurrentCheckpoint() {
+  const int row = treeDock_->currentCheckpoint();
+  if (row < 0) return;
+  model_->removeCheckpoint(row);
+  // The tree moves the current item to a neighbour, or nowhere when a tensor was current.
+  if (treeDock_->currentCheckpoint() < 0 && model_->checkpointCount() > 0)
+    treeDock_->showCheckpoint(std::min(row, model_->checkpointCount() - 1));
+  if (model_->checkpointCount() == 0) showCheckpoint(-1);
+}
+
+void MainWindow::showCheckpoint(int row) {
+  const CheckpointPtr c = model_->checkpointAt(row);
+  if (c) {
+    chart_->set_checkpoint(*c);
+    summary_->setText(summaryOf(*c));
+    setWindowTitle(tr("%1 - ParamScope").arg(QFileInfo(QString::fromStdString(c->path().string())).fileName()));
+  } else {
+    chart_->clear();
+    summary_->clear();
+    setWindowTitle(tr("ParamScope"));
+  }
+  closeAction_->setEnabled(c != nullptr);
+  view_->renderLater();
+}
+
+void MainWindow::onLoaded(const QString& path, std::shared_ptr<const Checkpoint> checkpoint) {
+  const int row = model_->addCheckpoint(std::move(checkpoint));
+  recent_->add(path);
+  statusBar()->showMessage(tr("Opened %1").arg(QDir::toNativeSeparators(path)), 5000);
+  treeDock_->showCheckpoint(row);
+  // A filter that hides the new checkpoint leaves the tree's current item alone: show it anyway.
+  if (treeDock_->currentCheckpoint() != row) showCheckpoint(row);
+  emit loaded(path);
+}
+
+void MainWindow::onLoadFailed(const QString& path, const QString& message) {
+  statusBar()->showMessage(message);
+  if (errorDialogs_) {
+    auto* box = new QMessageBox(QMessageBox::Warning, tr("Cannot open checkpoint"), message, QMessageBox::Ok, this);
+    box->setAttribute(Qt::WA_DeleteOnClose);
+    box->open();  // not exec(): loads finishing meanwhile still show up
+  }
+  emit loadFailed(path, message);
+}
+
+void MainWindow::closeEvent(QCloseEvent* event) {
+  QSettings settings;
+  settings.setValue(kGeometryKey, saveGeometry());
+  settings.setValue(kStateKey, saveState());
+  QMainWindow::closeEvent(event);
+}
+
+void MainWindow::dragEnterEvent(QDragEnterEvent* event) {
+  if (!localPaths(event->mimeData()).isEmpty()) event->acceptProposedAction();
+}
+
+void MainWindow::dropEvent(QDropEvent* event) {
+  const QStringList paths = localPaths(event->mimeData());
+  if (paths.isEmpty()) return;
+  for (const QString& p : paths) openPath(p);
+  event->acceptProposedAction();
+}
+
+}  // namespace paramscope::ui

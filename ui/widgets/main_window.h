@@ -1,0 +1,82 @@
+// The main window. It only wires things together: the tree dock, the chart view, the loader,
+// the File menu and the status bar; each of those does its own work.
+#pragma once
+
+#include <memory>
+
+#include <QMainWindow>
+#include <QStringList>
+
+class QLabel;
+class QMimeData;
+
+namespace paramscope {
+class Checkpoint;
+}
+namespace paramscope::figures {
+class BlockChart;
+}
+
+namespace paramscope::ui {
+
+class CheckpointLoader;
+class CheckpointTreeModel;
+class RecentFiles;
+class TreeDock;
+class VtkViewWidget;
+
+/// The local files and folders in dragged data (URLs that are not local files are left out).
+QStringList localPaths(const QMimeData* data);
+
+class MainWindow : public QMainWindow {
+  Q_OBJECT
+
+public:
+  explicit MainWindow(QWidget* parent = nullptr);
+  ~MainWindow() override;
+
+  /// Opens a checkpoint file or folder in the background; loaded() or loadFailed() follows.
+  void openPath(const QString& path);
+  /// Loads that have not finished.
+  int pendingLoads() const;
+  /// Failed loads show a message box (default) or only the status bar (scripted runs, tests).
+  void setErrorDialogsEnabled(bool enabled) { errorDialogs_ = enabled; }
+
+  CheckpointTreeModel* model() const noexcept { return model_; }
+  TreeDock* treeDock() const noexcept { return treeDock_; }
+  VtkViewWidget* chartView() const noexcept { return view_; }
+  figures::BlockChart& chart() const noexcept { return *chart_; }
+  RecentFiles* recentFiles() const noexcept { return recent_; }
+  /// "safetensors · 21 tensors · 1,704 parameters" for the checkpoint shown.
+  QString summary() const;
+
+signals:
+  void loaded(const QString& path);
+  void loadFailed(const QString& path, const QString& message);
+
+protected:
+  void closeEvent(QCloseEvent* event) override;
+  void dragEnterEvent(QDragEnterEvent* event) override;
+  void dropEvent(QDropEvent* event) override;
+
+private:
+  void createActions();
+  void openFileDialog();
+  void openFolderDialog();
+  void closeCurrentCheckpoint();
+  void showCheckpoint(int row);
+  void onLoaded(const QString& path, std::shared_ptr<const paramscope::Checkpoint> checkpoint);
+  void onLoadFailed(const QString& path, const QString& message);
+
+  CheckpointTreeModel* model_;
+  CheckpointLoader* loader_;
+  TreeDock* treeDock_;
+  VtkViewWidget* view_;
+  std::shared_ptr<figures::BlockChart> chart_;
+  RecentFiles* recent_ = nullptr;
+  QLabel* summary_;
+  QAction* closeAction_ = nullptr;
+  bool errorDialogs_ = true;
+};
+
+}  // namespace paramscope::ui

@@ -1,0 +1,50 @@
+// The command line of the paramscope GUI and the scripted runs it allows:
+//   paramscope [PATH...] [--screenshot FILE] [--quit-after-load] [--size WxH]
+#pragma once
+
+#include <QObject>
+#include <QSize>
+#include <QStringList>
+
+namespace paramscope::ui {
+
+class MainWindow;
+
+struct StartupOptions {
+  QStringList paths;       ///< checkpoints to open
+  QString screenshot;      ///< PNG written once every path has loaded or failed; "" for none
+  bool quitAfterLoad = false;
+  QSize size;              ///< window size; invalid: the saved or default one
+  QString error;           ///< what is wrong with the command line; "" if nothing
+  bool helpShown = false;  ///< --help or --version printed its text: exit 0
+};
+
+/// Names the application (settings live under ParamScope/paramscope) and its version.
+void setApplicationInfo();
+
+/// Parses arguments (arguments[0] is the program). Prints --help / --version itself.
+StartupOptions parseStartupOptions(const QStringList& arguments);
+
+/// Opens the paths in window, then (when every load has finished) saves the screenshot and
+/// reports finished(exit code): 0 all loaded, 1 a load failed, 2 the screenshot was not saved.
+class StartupRun : public QObject {
+  Q_OBJECT
+
+public:
+  StartupRun(MainWindow* window, StartupOptions options, QObject* parent = nullptr);
+  void start();
+
+signals:
+  void finished(int exitCode);
+
+private:
+  void onDone();
+  void complete();
+
+  MainWindow* window_;
+  StartupOptions options_;
+  int waiting_ = 0;
+  bool failed_ = false;
+};
+
+}  // namespace paramscope::ui

@@ -1,0 +1,81 @@
+#include "tree_dock.h"
+
+#include <utility>
+
+#include <QHeaderView>
+#include <QLineEdit>
+#include <QTreeView>
+#include <QVBoxLayout>
+
+#include "checkpoint_filter_proxy.h"
+#include "checkpoint_tree_model.h"
+
+namespace paramscope::ui {
+
+TreeDock::TreeDock(CheckpointTreeModel* model, QWidget* parent)
+    : QDockWidget(tr("Tensors"), parent), model_(model), proxy_(new CheckpointFilterProxy(this)) {
+  setObjectName(QStringLiteral("treeDock"));  // saveState() finds docks by name
+  proxy_->setSourceModel(model_);
+
+  auto* body = new QWidget(this);
+  filter_ = new QLineEdit(body);
+  filter_->setObjectName(QStringLiteral("filterEdit"));
+  filter_->setPlaceholderText(tr("Filter tensors by name (* and ? match anything)"));
+  filter_->setClearButtonEnabled(true);
+
+  view_ = new QTreeView(body);
+  view_->setObjectName(QStringLiteral("tensorTree"));
+  view_->setModel(proxy_);
+  view_->setUniformRowHeights(true);
+  view_->setAlternatingRowColors(true);
+  view_->setSelectionMode(QAbstractItemView::ExtendedSelection);
+  // Unsorted (model order = hierarchy order) until the user clicks a header.
+  view_->header()->setSortIndicator(-1, Qt::AscendingOrder);
+  view_->setSortingEnabled(true);
+  view_->header()->setSectionResizeMode(QHeaderView::Interactive);
+  for (auto [column, width] : {std::pair{CheckpointTreeModel::NameColumn, 230}, {CheckpointTreeModel::KindColumn, 80},
+                               {CheckpointTreeModel::ShapeColumn, 80}, {CheckpointTreeModel::DTypeColumn, 50}})
+    view_->header()->resizeSection(column, width);
+
+  auto* layout = new QVBoxLayout(body);
+  layout->setContentsMargins(2, 2, 2, 2);
+  layout->addWidget(filter_);
+  layout->addWidget(view_);
+  setWidget(body);
+
+  connect(filter_, &QLineEdit::textChanged, this, &TreeDock::onFilterChanged);
+  connect(view_->selectionModel(), &QItemSelectionModel::currentChanged, this, &TreeDock::onCurrentChanged);
+  // Removing the current checkpoint moves the current item elsewhere (or nowhere).
+  connect(proxy_, &QAbstractItemModel::rowsRemoved, this, &TreeDock::onCurrentChanged);
+}
+
+void TreeDock::showCheckpoint(int row) {
+  const QModelIndex index = proxy_->mapFromSource(model_->checkpointIndex(row));
+  if (!index.isValid()) return;  // hidden by the filter
+  view_->expand(index);
+  view_->selectionModel()->setCurrentIndex(index, QItemSelectionModel::ClearAndSelect | QItemSelectionModel::Rows);
+  view_->scrollTo(index);
+}
+
+int TreeDock::currentCheckpoint() const {
+  return model_->checkpointRowOf(proxy_->mapToSource(view_->selectionModel()->currentIndex()));
+}
+
+void TreeDock::onCurrentChanged() {
+  const int row = currentCheckpoint();
+  const Checkpoint* current = model_->checkpointAt(row).get();
+  if (current == current_) return;
+  current_ = current;
+  emit currentCheckpointChanged(row);
+}
+
+void TreeDock::onFilterChanged(const QString& text) {
+  proxy_->setNameFilter(text);
+  // Matches are tensors: show them; without a filter, show checkpoints down to their blocks.
+  if (text.trimmed().isEmpty())
+    view_->expandToDepth(0);
+  else
+    view_->expandAll();
+}
+
+}  // namespace paramscope::ui
