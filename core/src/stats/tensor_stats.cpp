@@ -5,15 +5,10 @@
 #include <vector>
 
 #include "paramscope/error.h"
+#include "jobs/chunk_stream.h"
 #include "paramscope/stats.h"
 
 namespace paramscope {
-namespace {
-
-constexpr std::int64_t kChunk = 1 << 16;  // elements per work item: a 256 KB float buffer stays in L2
-
-}  // namespace
-
 void TensorStats::merge(const TensorStats& o) noexcept {
   nan += o.nan;
   inf += o.inf;
@@ -157,36 +152,19 @@ TensorStats stats_of(const float* x, std::int64_t count) noexcept {
 }
 
 std::vector<TensorStats> compute_stats(const Checkpoint& checkpoint, ThreadPool& pool, const JobControl& control) {
-  const auto& tensors = checkpoint.tensors();
-  struct Item {
-    std::size_t tensor;
-    std::int64_t first, count;
-  };
-  std::vector<Item> items;
-  std::uint64_t total = 0;
-  for (std::size_t t = 0; t < tensors.size(); ++t) {
-    const std::int64_t n = tensors[t].numel();
-    for (std::int64_t first = 0; first < n; first += kChunk) items.push_back({t, first, std::min(kChunk, n - first)});
-    total += static_cast<std::uint64_t>(n);
-  }
-  std::vector<TensorStats> partial(items.size());
-  ProgressTracker progress(control, total);
-  pool.parallel_for(items.size(), 1, [&](std::size_t begin, std::size_t end) {
-    thread_local std::vector<float> buf;
-    buf.resize(kChunk);
-    for (std::size_t k = begin; k < end; ++k) {
-      const Item& it = items[k];
-      const Tensor& t = tensors[it.tensor];
-      t.read_f32(it.first, std::span<float>(buf.data(), static_cast<std::size_t>(it.count)));
-      t.release(it.first, it.count);
-      partial[k] = stats_of(buf.data(), it.count);
-      progress.advance(static_cast<std::uint64_t>(it.count));
-    }
+  std::vector<const Tensor*> tensors;
+  for (const auto& t : checkpoint.tensors()) tensors.push_back(&t);
+  const ChunkPlan plan(tensors, kDefaultChunk);
+  std::vector<TensorStats> partial(plan.size());
+  stream_chunks(tensors, plan, pool, control, [&](const Chunk& c) {
+    partial[c.index] = stats_of(c.values.data(), static_cast<std::int64_t>(c.values.size()));
   });
-  progress.finish();
-  // Merged in item order, so results do not depend on thread scheduling.
+  // Merged in chunk order, so results do not depend on thread scheduling.
   std::vector<TensorStats> out(tensors.size());
-  for (std::size_t k = 0; k < items.size(); ++k) out[items[k].tensor].merge(partial[k]);
+  for (std::size_t t = 0; t < tensors.size(); ++t) {
+    const auto [b, e] = plan.chunks_of(t);
+    for (std::size_t k = b; k < e; ++k) out[t].merge(partial[k]);
+  }
   return out;
 }
 

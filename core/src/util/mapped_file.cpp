@@ -58,7 +58,10 @@ MappedFile::~MappedFile() {
 void MappedFile::release(std::uint64_t offset, std::uint64_t length) const noexcept {
   if (!mapped_ || offset >= size_) return;
   static const std::uint64_t page = static_cast<std::uint64_t>(::sysconf(_SC_PAGESIZE));
-  // Only whole pages inside the range: a neighbouring tensor may still be reading the edges.
+  // Only whole pages inside the range. Rounding outwards would drop pages a neighbouring chunk is
+  // still reading, and the kernel's fault-around maps 16 pages back when it faults one in,
+  // including pages already released: resident memory then grows to 1.7 GB over a 7B model.
+  // Callers release whole tensors when they are done with them (see jobs/chunk_stream.h).
   const std::uint64_t end = std::min<std::uint64_t>(offset + length, size_);
   const std::uint64_t first = (offset + page - 1) / page * page;
   const std::uint64_t last = end == size_ ? end : end / page * page;
