@@ -24,6 +24,9 @@ std::optional<IsolatedFailure> run_isolated(const std::function<void()>& fn, std
   }
   if (pid == 0) {
     ::close(fds[0]);
+    // What a crashing library (or a sanitizer reporting the crash) prints is not for the user:
+    // the parent turns the outcome into one message.
+    if (const int devnull = ::open("/dev/null", O_WRONLY); devnull >= 0) ::dup2(devnull, STDERR_FILENO);
     int code = 0;
     std::string msg;
     try {
