@@ -1,5 +1,6 @@
 // NPY format 1.0 / 2.0 (numpy/lib/format.py): magic, version, little-endian header length, a
-// Python dict literal padded with spaces and a newline so that the data starts 64-byte aligned.
+// Python dict literal padded with spaces and a newline so that the data starts 64-byte aligned,
+// laid out exactly as np.save does.
 #include "io/writers/write_common.h"
 #include "util/atomic_file.h"
 
@@ -41,6 +42,9 @@ void write_npy(const std::filesystem::path& path, const TensorToWrite& t) {
   if (t.shape.size() == 1) pretty += ",";
   pretty += ")";
   std::string dict = std::string("{'descr': '") + descr + "', 'fortran_order': False, 'shape': " + pretty + ", }";
+  // numpy leaves room to grow the first axis in place (GROWTH_AXIS_MAX_DIGITS = 21); doing the
+  // same makes our files byte-identical to np.save's.
+  if (!t.shape.empty()) dict.append(21 - std::to_string(t.shape[0]).size(), ' ');
   const bool v2 = dict.size() + 12 > 65535;
   const std::size_t prefix = v2 ? 12 : 10;
   const std::size_t total = (prefix + dict.size() + 1 + 63) / 64 * 64;
