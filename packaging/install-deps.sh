@@ -9,7 +9,8 @@ build="cmake ninja-build g++ pkg-config file dpkg-dev
   qt6-base-dev libqt6opengl6-dev qt6-svg-dev libgl-dev libegl-dev
   libvtk9-dev libhdf5-dev libtbb-dev libeigen3-dev
   libonnx-dev libprotobuf-dev protobuf-compiler
-  nlohmann-json3-dev libcli11-dev libfmt-dev libyaml-cpp-dev zlib1g-dev"
+  nlohmann-json3-dev libcli11-dev libfmt-dev libyaml-cpp-dev zlib1g-dev
+  libopenblas-dev liblapacke-dev"
 run="xvfb xauth libgl1-mesa-dri"
 test="python3 python3-numpy"
 dev="python3-torch python3-sklearn python3-h5py python3-onnx clang libclang-rt-14-dev"

@@ -4,43 +4,59 @@
 #include <atomic>
 #include <memory>
 
+#include "paramscope/score_field.h"
+#include "paramscope/tensor.h"
+
 namespace paramscope {
 
-ChunkPlan::ChunkPlan(std::span<const Tensor* const> tensors, std::int64_t chunk_elems) {
-  first_chunk_.reserve(tensors.size() + 1);
-  for (std::size_t t = 0; t < tensors.size(); ++t) {
+std::int64_t TensorChunks::numel(std::size_t i) const noexcept { return tensors_[i]->numel(); }
+void TensorChunks::read(std::size_t i, std::int64_t first, std::span<float> out) const { tensors_[i]->read_f32(first, out); }
+void TensorChunks::release(std::size_t i, std::int64_t first, std::int64_t n) const noexcept {
+  tensors_[i]->release(first, n);
+}
+
+std::size_t ScoreChunks::count() const noexcept { return field_.size(); }
+std::int64_t ScoreChunks::numel(std::size_t i) const noexcept { return field_.tensors()[i].numel; }
+void ScoreChunks::read(std::size_t i, std::int64_t first, std::span<float> out) const { field_.scores(i, first, out); }
+void ScoreChunks::release(std::size_t i, std::int64_t first, std::int64_t n) const noexcept {
+  field_.release(i, first, n);
+}
+
+ChunkPlan::ChunkPlan(const ChunkReader& reader, std::int64_t chunk_elems) {
+  const std::size_t n_arrays = reader.count();
+  first_chunk_.reserve(n_arrays + 1);
+  for (std::size_t a = 0; a < n_arrays; ++a) {
     first_chunk_.push_back(items_.size());
-    const std::int64_t n = tensors[t]->numel();
-    for (std::int64_t first = 0; first < n; first += chunk_elems)
-      items_.push_back({t, first, std::min(chunk_elems, n - first)});
+    const std::int64_t n = reader.numel(a);
+    for (std::int64_t first = 0; first < n; first += chunk_elems) items_.push_back({a, first, std::min(chunk_elems, n - first)});
     elements_ += static_cast<std::uint64_t>(n);
   }
   first_chunk_.push_back(items_.size());
 }
 
-void stream_chunks(std::span<const Tensor* const> tensors, const ChunkPlan& plan, ThreadPool& pool,
-                   const JobControl& control, const std::function<void(const Chunk&)>& fn) {
+void stream_chunks(const ChunkReader& reader, const ChunkPlan& plan, ThreadPool& pool, const JobControl& control,
+                   const std::function<void(const Chunk&)>& fn) {
   // Chunks release their own pages as they go (whole pages only); the pages they share with a
-  // neighbour go when the last chunk of the tensor is done.
-  auto left = std::make_unique<std::atomic<std::size_t>[]>(tensors.size());
-  for (std::size_t t = 0; t < tensors.size(); ++t) {
-    const auto [b, e] = plan.chunks_of(t);
-    left[t].store(e - b, std::memory_order_relaxed);
+  // neighbour go when the last chunk of the array is done.
+  const std::size_t n_arrays = reader.count();
+  auto left = std::make_unique<std::atomic<std::size_t>[]>(n_arrays);
+  for (std::size_t a = 0; a < n_arrays; ++a) {
+    const auto [b, e] = plan.chunks_of(a);
+    left[a].store(e - b, std::memory_order_relaxed);
   }
-  ProgressTracker progress(control, plan.elements());
   std::int64_t largest = 0;
-  for (const auto& it : plan.items_) largest = std::max(largest, it.count);
+  for (std::size_t k = 0; k < plan.size(); ++k) largest = std::max(largest, plan.item(k).count);
+  ProgressTracker progress(control, plan.elements());
   pool.parallel_for(plan.size(), 1, [&](std::size_t begin, std::size_t end) {
     thread_local std::vector<float> buf;
     if (buf.size() < static_cast<std::size_t>(largest)) buf.resize(static_cast<std::size_t>(largest));
     for (std::size_t k = begin; k < end; ++k) {
-      const auto& it = plan.items_[k];
-      const Tensor& t = *tensors[it.tensor];
+      const auto& it = plan.item(k);
       const std::span<float> values(buf.data(), static_cast<std::size_t>(it.count));
-      t.read_f32(it.first, values);
-      t.release(it.first, it.count);
-      fn(Chunk{it.tensor, k, it.first, values});
-      if (left[it.tensor].fetch_sub(1, std::memory_order_acq_rel) == 1) t.release(0, t.numel());
+      reader.read(it.array, it.first, values);
+      reader.release(it.array, it.first, it.count);
+      fn(Chunk{it.array, k, it.first, values});
+      if (left[it.array].fetch_sub(1, std::memory_order_acq_rel) == 1) reader.release(it.array, 0, reader.numel(it.array));
       progress.advance(static_cast<std::uint64_t>(it.count));
     }
   });

@@ -154,9 +154,10 @@ TensorStats stats_of(const float* x, std::int64_t count) noexcept {
 std::vector<TensorStats> compute_stats(const Checkpoint& checkpoint, ThreadPool& pool, const JobControl& control) {
   std::vector<const Tensor*> tensors;
   for (const auto& t : checkpoint.tensors()) tensors.push_back(&t);
-  const ChunkPlan plan(tensors, kDefaultChunk);
+  const TensorChunks reader(tensors);
+  const ChunkPlan plan(reader);
   std::vector<TensorStats> partial(plan.size());
-  stream_chunks(tensors, plan, pool, control, [&](const Chunk& c) {
+  stream_chunks(reader, plan, pool, control, [&](const Chunk& c) {
     partial[c.index] = stats_of(c.values.data(), static_cast<std::int64_t>(c.values.size()));
   });
   // Merged in chunk order, so results do not depend on thread scheduling.

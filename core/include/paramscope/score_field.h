@@ -1,0 +1,54 @@
+// Element-wise scores over a set of tensors, computed on demand: what criteria produce and what
+// masks, reductions, comparisons and writers consume. Never all in memory at once.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <span>
+#include <string>
+#include <vector>
+
+#include "paramscope/hierarchy.h"
+#include "paramscope/shape.h"
+
+namespace paramscope {
+
+/// One scored tensor: the element scores of tensor i have the shape of the tensor.
+struct ScoredTensor {
+  std::string name;
+  Shape shape;
+  std::int64_t numel = 0;
+  TensorPlace place;  ///< block and module kind, for per-block summaries and head grouping
+};
+
+class ScoreField {
+public:
+  virtual ~ScoreField() = default;
+
+  const std::vector<ScoredTensor>& tensors() const noexcept { return tensors_; }
+  std::size_t size() const noexcept { return tensors_.size(); }
+  std::uint64_t elements() const noexcept;
+
+  /// Scores of elements [first, first + out.size()) of tensor i, row-major. Thread-safe.
+  /// Scores are finite or NaN (NaN where an input was NaN: never selected, never counted).
+  /// throws what reading the inputs throws (Error(Io/BadInput/Unsupported)).
+  virtual void scores(std::size_t i, std::int64_t first, std::span<float> out) const = 0;
+
+  /// Hint that elements [first, first + count) of tensor i will not be scored again soon, so
+  /// mapped input pages can leave the resident set.
+  virtual void release(std::size_t /*i*/, std::int64_t /*first*/, std::int64_t /*count*/) const noexcept {}
+
+protected:
+  explicit ScoreField(std::vector<ScoredTensor> tensors) : tensors_(std::move(tensors)) {}
+
+private:
+  std::vector<ScoredTensor> tensors_;
+};
+
+/// A field over values held in memory (tests, small maps, maps read back from files).
+/// values[i] must hold numel(shapes[i]) floats. throws Error(Usage) if a size does not match.
+std::shared_ptr<const ScoreField> make_memory_score_field(std::vector<std::string> names, std::vector<Shape> shapes,
+                                                          std::vector<std::vector<float>> values);
+
+}  // namespace paramscope
