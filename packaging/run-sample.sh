@@ -26,6 +26,40 @@ for s in tiny-llama digits-cnn/model.safetensors digits-cnn/model.pt digits-cnn/
   "$bin/paramscope-cli" inspect --stats --tensors "$samples/$s" >"$out/$name.txt"
   "$bin/paramscope-cli" inspect --stats --json "$samples/$s" >"$out/$name.json"
 done
+# Importance maps, masks and a criteria comparison of the sample decoder, as a job file (kept in
+# the report, so it shows how to script ParamScope).
+cat >"$out/jobs.yaml" <<EOF
+defaults:
+  checkpoint: $samples/tiny-llama
+jobs:
+  - command: importance
+    criterion: magnitude
+    granularity: neuron
+    reduce: l2
+    output: magnitude-rows.h5
+    summary: magnitude-rows.csv
+  - command: importance
+    criterion: alpha
+    granularity: tensor
+    output: spectral.h5
+    summary: spectral.json
+  - command: mask
+    criterion: magnitude
+    top: 10%
+    scope: global
+    output: mask-magnitude-global-10.safetensors
+  - command: mask
+    criterion: wanda
+    stats: $samples/tiny-llama-stats/task.safetensors
+    scope: "2:4"
+    output: mask-wanda-2of4.safetensors
+  - command: compare-criteria
+    a: magnitude
+    b: wanda
+    b-stats: $samples/tiny-llama-stats/task.safetensors
+    output: compare-magnitude-wanda.csv
+EOF
+"$bin/paramscope-cli" jobs "$out/jobs.yaml" >"$out/jobs.log"
 # The GUI's view of the sample, rendered on a virtual display.
 if [ -x "$bin/paramscope" ] && command -v xvfb-run >/dev/null; then
   xvfb-run -a -s "-screen 0 1600x1000x24" "$bin/paramscope" --quit-after-load --screenshot "$out/gui-tiny-llama.png" \

@@ -1,8 +1,13 @@
 // Subcommands of paramscope-cli. Each registers its options and a callback on the CLI11 app.
 #pragma once
 
+#include <map>
+#include <memory>
+#include <string>
+
 #include <CLI/CLI.hpp>
 
+#include "paramscope/checkpoint.h"
 #include "paramscope/jobs.h"
 
 namespace paramscope::cli {
@@ -10,13 +15,29 @@ namespace paramscope::cli {
 /// Exit codes: 0 ok, 1 bad input (a file is missing, malformed or unsupported), 2 usage.
 enum ExitCode : int { kOk = 0, kBadInput = 1, kUsage = 2, kCancelled = 130 };
 
-/// Shared by all subcommands: Ctrl-C cancels through this token.
+/// Shared by all subcommands: Ctrl-C cancels through this token; checkpoints are opened once
+/// per process (a job file may name the same one many times).
 struct Context {
   CancelToken cancel;
   int threads = 0;
   int exit_code = kOk;
+
+  const Checkpoint& open(const std::string& path);
+  ThreadPool& pool();
+
+ private:
+  std::map<std::string, std::unique_ptr<Checkpoint>> opened_;
+  std::unique_ptr<ThreadPool> pool_;
 };
 
 void add_inspect_command(CLI::App& app, Context& ctx);
+void add_criteria_command(CLI::App& app, Context& ctx);
+void add_importance_command(CLI::App& app, Context& ctx);
+void add_mask_command(CLI::App& app, Context& ctx);
+void add_compare_command(CLI::App& app, Context& ctx);
+void add_jobs_command(CLI::App& app, Context& ctx);
+
+/// Registers every subcommand (the job runner builds a fresh app per job with it).
+void add_all_commands(CLI::App& app, Context& ctx);
 
 }  // namespace paramscope::cli

@@ -53,9 +53,12 @@ std::string human_count(std::uint64_t n) {
 
 std::string_view role_name(TensorRole r) {
   switch (r) {
-    case TensorRole::Parameter: return "parameter";
-    case TensorRole::Buffer: return "buffer";
-    case TensorRole::Optimizer: return "optimizer";
+    case TensorRole::Parameter:
+      return "parameter";
+    case TensorRole::Buffer:
+      return "buffer";
+    case TensorRole::Optimizer:
+      return "optimizer";
   }
   return "parameter";
 }
@@ -120,7 +123,8 @@ ordered_json to_json(const Checkpoint& c, const std::vector<TensorStats>* stats)
   j["optimizer_tensors"] = std::move(opt);
   ordered_json blocks = ordered_json::array();
   for (const auto& b : h.blocks())
-    blocks.push_back({{"name", b.name}, {"index", b.index}, {"parameters", b.parameters}, {"tensors", b.tensors.size()}});
+    blocks.push_back(
+        {{"name", b.name}, {"index", b.index}, {"parameters", b.parameters}, {"tensors", b.tensors.size()}});
   j["blocks"] = std::move(blocks);
   ordered_json k = ordered_json::object();
   for (const auto& [name, n] : kinds) k[name] = n;
@@ -208,9 +212,7 @@ void print_text(const Checkpoint& c, const std::vector<TensorStats>* stats, bool
 }
 
 void run_inspect(const InspectOptions& opt, Context& ctx) {
-  std::unique_ptr<ThreadPool> own_pool;
-  if (ctx.threads > 0) own_pool = std::make_unique<ThreadPool>(ctx.threads);
-  ThreadPool& pool = own_pool ? *own_pool : ThreadPool::global();
+  ThreadPool& pool = ctx.pool();
 
   ordered_json all = ordered_json::array();
   for (const auto& path : opt.paths) {
@@ -222,8 +224,10 @@ void run_inspect(const InspectOptions& opt, Context& ctx) {
         JobControl control{&ctx.cancel, bar.callback()};
         stats = compute_stats(c, pool, control);
       }
-      if (opt.json) all.push_back(to_json(c, stats ? &*stats : nullptr));
-      else print_text(c, stats ? &*stats : nullptr, opt.tensors);
+      if (opt.json)
+        all.push_back(to_json(c, stats ? &*stats : nullptr));
+      else
+        print_text(c, stats ? &*stats : nullptr, opt.tensors);
     } catch (const Error& e) {
       if (e.kind() == Error::Kind::Cancelled) throw;
       std::fprintf(stderr, "paramscope-cli: %s\n", e.what());
@@ -242,8 +246,9 @@ void run_inspect(const InspectOptions& opt, Context& ctx) {
 
 void add_inspect_command(CLI::App& app, Context& ctx) {
   auto opt = std::make_shared<InspectOptions>();
-  auto* cmd = app.add_subcommand("inspect", "Show what a checkpoint holds: format, tensors, parameters per block and "
-                                            "module kind, dtypes; --stats streams every tensor for statistics.");
+  auto* cmd = app.add_subcommand("inspect",
+                                 "Show what a checkpoint holds: format, tensors, parameters per block and "
+                                 "module kind, dtypes; --stats streams every tensor for statistics.");
   cmd->add_option("path", opt->paths, "Checkpoint files or folders (safetensors, PyTorch, Keras .h5, ONNX, GGUF)")
       ->required();
   cmd->add_flag("--json", opt->json, "Print one JSON object (an array of them for several paths)");

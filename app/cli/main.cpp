@@ -28,7 +28,7 @@ int main(int argc, char** argv) {
   app.add_option("--threads", ctx.threads, "Worker threads (default: all cores, or PARAMSCOPE_THREADS)")
       ->check(CLI::NonNegativeNumber);
   app.fallthrough();
-  cli::add_inspect_command(app, ctx);
+  cli::add_all_commands(app, ctx);
 
   try {
     app.parse(argc, argv);
@@ -38,9 +38,12 @@ int main(int argc, char** argv) {
   } catch (const Error& e) {
     std::fprintf(stderr, "paramscope-cli: %s\n", e.what());
     switch (e.kind()) {
-      case Error::Kind::Usage: return cli::kUsage;
-      case Error::Kind::Cancelled: return cli::kCancelled;
-      default: return cli::kBadInput;
+      case Error::Kind::Usage:
+        return cli::kUsage;
+      case Error::Kind::Cancelled:
+        return cli::kCancelled;
+      default:
+        return cli::kBadInput;
     }
   } catch (const std::exception& e) {
     std::fprintf(stderr, "paramscope-cli: internal error: %s\n", e.what());

@@ -9,10 +9,14 @@
 namespace paramscope::cli {
 
 ProgressBar::ProgressBar(std::string label, std::string unit)
-    : label_(std::move(label)), unit_(std::move(unit)), enabled_(::isatty(STDERR_FILENO) == 1),
+    : label_(std::move(label)),
+      unit_(std::move(unit)),
+      enabled_(::isatty(STDERR_FILENO) == 1),
       start_(std::chrono::steady_clock::now()) {}
 
-ProgressBar::~ProgressBar() { done(); }
+ProgressBar::~ProgressBar() {
+  done();
+}
 
 ProgressFn ProgressBar::callback() {
   return [this](std::uint64_t d, std::uint64_t t) { draw(d, t); };
@@ -31,7 +35,8 @@ void ProgressBar::draw(std::uint64_t done, std::uint64_t total) {
   if (secs > 0.2 && !unit_.empty()) rate = fmt::format("  {:.1f} M{}/s", static_cast<double>(done) / secs / 1e6, unit_);
   std::string eta;
   if (secs > 0.5 && frac > 0.01 && frac < 1) eta = fmt::format("  ETA {:.0f}s", secs / frac - secs);
-  std::fprintf(stderr, "\r%s [%s] %3.0f%%%s%s\033[K", label_.c_str(), bar.c_str(), frac * 100, rate.c_str(), eta.c_str());
+  std::fprintf(stderr, "\r%s [%s] %3.0f%%%s%s\033[K", label_.c_str(), bar.c_str(), frac * 100, rate.c_str(),
+               eta.c_str());
   std::fflush(stderr);
   drawn_ = true;
 }

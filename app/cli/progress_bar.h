@@ -11,7 +11,7 @@
 namespace paramscope::cli {
 
 class ProgressBar {
-public:
+ public:
   /// unit: what is counted ("elements", "bytes"); shown as a rate.
   explicit ProgressBar(std::string label, std::string unit = "");
   ~ProgressBar();
@@ -19,7 +19,7 @@ public:
   ProgressFn callback();
   void done();
 
-private:
+ private:
   void draw(std::uint64_t done, std::uint64_t total);
   std::string label_, unit_;
   bool enabled_;

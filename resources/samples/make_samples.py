@@ -8,6 +8,10 @@ python3-sklearn, python3-onnx; takes about a minute on 2 cores).
   tiny-llama/   a GPT-style decoder in Hugging Face LLaMA layout trained on licence texts as a
                 byte-level language model, bf16, in two safetensors shards with
                 model.safetensors.index.json and config.json
+  tiny-llama-stats/
+                calibration statistics of tiny-llama for the data-driven criteria (Wanda,
+                Taylor, Fisher, OBD, contrast; layout in docs/statistics.md): task.safetensors
+                on licence text it was trained on, general.safetensors on other text
 
 Everything is seeded; reruns give the same files on the same torch build.
 """
@@ -242,10 +246,72 @@ def make_llama():
     print(f"tiny-llama: {sum(t.numel() for t in sd.values())} parameters in 2 shards")
 
 
+def load_safetensors(path):
+    with open(path, "rb") as f:
+        (n,) = struct.unpack("<Q", f.read(8))
+        header = json.loads(f.read(n))
+        data = f.read()
+    types = {v: k for k, v in DTYPES.items()}
+    out = {}
+    for name, info in header.items():
+        if name == "__metadata__":
+            continue
+        b, e = info["data_offsets"]
+        out[name] = torch.frombuffer(bytearray(data[b:e]), dtype=types[info["dtype"]]).reshape(info["shape"])
+    return out
+
+
+def gather_stats(model, data, batches, seq, seed):
+    """The statistics of docs/statistics.md over `batches` batches of byte sequences."""
+    act, stats = {}, {}
+    linears = {n: m for n, m in model.named_modules() if isinstance(m, nn.Linear)}
+    hooks = [m.register_forward_hook(
+        lambda m, i, o, n=n: act.__setitem__(n, act.get(n, 0) + i[0].detach().pow(2).flatten(0, -2).sum(0)))
+        for n, m in linears.items()]
+    gen = torch.Generator().manual_seed(seed)
+    for _ in range(batches):
+        starts = torch.randint(0, len(data) - seq - 1, (8,), generator=gen)
+        ids = torch.stack([data[s:s + seq + 1] for s in starts])
+        model.zero_grad()
+        F.cross_entropy(model(ids[:, :-1]).reshape(-1, CFG["vocab_size"]), ids[:, 1:].reshape(-1)).backward()
+        for n in linears:
+            g = model.get_parameter(n + ".weight").grad
+            stats[n + ".weight@grad"] = stats.get(n + ".weight@grad", 0) + g
+            stats[n + ".weight@grad_sq"] = stats.get(n + ".weight@grad_sq", 0) + g * g
+    for h in hooks:
+        h.remove()
+    stats.update({n + ".weight@act_l2": v.sqrt() for n, v in act.items()})
+    # Gradients in bf16 keep the files small; activation norms stay float32.
+    return {k: v.to(torch.bfloat16) if "@grad" in k else v.float() for k, v in stats.items()}
+
+
+def make_llama_stats():
+    src = os.path.join(HERE, "tiny-llama")
+    sd = {}
+    for fname in sorted(os.listdir(src)):
+        if fname.endswith(".safetensors"):
+            sd.update({k: v.float() for k, v in load_safetensors(os.path.join(src, fname)).items()})
+    model = TinyLlama(CFG)
+    model.load_state_dict(sd)
+    out = os.path.join(HERE, "tiny-llama-stats")
+    os.makedirs(out, exist_ok=True)
+    sets = {"task": ("GPL-3", "Apache-2.0", "MPL-2.0"), "general": ("Artistic", "GFDL-1.3", "LGPL-2.1")}
+    for seed, (name, files) in enumerate(sets.items()):
+        text = b"".join(open(os.path.join("/usr/share/common-licenses", f), "rb").read() for f in files)
+        data = torch.tensor(list(text), dtype=torch.int64)
+        batches = 16
+        stats = gather_stats(model, data, batches, 64, 10 + seed)
+        save_safetensors(os.path.join(out, name + ".safetensors"), stats,
+                         {"samples": str(batches), "source": "+".join(files), "checkpoint": "tiny-llama"})
+        print(f"tiny-llama-stats/{name}.safetensors: {len(stats)} tensors over {batches} batches of {'+'.join(files)}")
+
+
 if __name__ == "__main__":
     torch.set_num_threads(2)
-    which = sys.argv[1:] or ["digits", "llama"]
+    which = sys.argv[1:] or ["digits", "llama", "stats"]
     if "digits" in which:
         make_digits()
     if "llama" in which:
         make_llama()
+    if "stats" in which:
+        make_llama_stats()

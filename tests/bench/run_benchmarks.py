@@ -8,7 +8,14 @@
    (the I/O floor), each run twice after a warm-up read so the page cache is warm; wall time,
    throughput of stored bytes, and peak resident memory (ru_maxrss of the child, which counts
    the file pages a process has mapped).
+3. importance (issue 3): element-wise magnitude, its L2 per output row (neuron) and an exact
+   global top-10% mask, as one `paramscope-cli jobs` run, vs numpy_importance.py doing the same
+   (skipped when its all-scores array would not fit in half the RAM) vs the read floor.
+4. spectral: paramscope-bench-spectral svd (4096 x 4096) against numpy.linalg.svd.
+
+  --only open,stats,importance,spectral   run some sections
 """
+import tempfile
 import argparse
 import json
 import os
@@ -64,7 +71,9 @@ def main():
     ap.add_argument("checkpoint")
     ap.add_argument("--build", default=os.path.join(ROOT, "build", "release"))
     ap.add_argument("--threads", type=int, default=0)
+    ap.add_argument("--only", default="open,stats,importance,spectral")
     a = ap.parse_args()
+    only = set(a.only.split(","))
     cli = os.path.join(a.build, "app", "paramscope-cli")
     bench = os.path.join(a.build, "tests", "bench", "paramscope-bench")
     files = shard_files(a.checkpoint)
@@ -74,19 +83,33 @@ def main():
         env["PARAMSCOPE_THREADS"] = str(a.threads)
     print(f"checkpoint: {a.checkpoint} ({len(files)} shards, {size / 1e9:.2f} GB), cores: {os.cpu_count()}")
 
-    o = json.loads(run([bench, "open", a.checkpoint, "--repeat", "5"], env))
+    read_floor(files)  # warm the page cache
+    if "open" in only:
+        bench_open(bench, a.checkpoint, env)
+    if "stats" in only:
+        bench_stats(cli, a.checkpoint, files, size, env)
+    if "importance" in only:
+        bench_importance(cli, a.checkpoint, files, size, env)
+    if "spectral" in only:
+        spectral = os.path.join(a.build, "tests", "bench", "paramscope-bench-spectral")
+        print(run([spectral, "svd", "--rows", "4096", "--cols", "4096"], env))
+
+
+def bench_open(bench, checkpoint, env):
+    o = json.loads(run([bench, "open", checkpoint, "--repeat", "5"], env))
     print(f"open (headers + tree): min {o['open_seconds_min'] * 1e3:.1f} ms, median {o['open_seconds_median'] * 1e3:.1f} ms;"
           f" {o['tensors']} tensors, {o['blocks']} blocks, {o['parameters'] / 1e9:.2f} B parameters;"
           f" file pages resident after open {o['rss_file_kb'] / 1024:.1f} MiB")
 
-    read_floor(files)  # warm the page cache
+
+def bench_stats(cli, checkpoint, files, size, env):
     results = {}
     for rep in range(2):
         dt, n = read_floor(files)
         results.setdefault("read", []).append((dt, 0.0))
-        dt, out, rss = run_rss(["/usr/bin/python3", os.path.join(HERE, "numpy_stats.py"), a.checkpoint], env)
+        dt, out, rss = run_rss(["/usr/bin/python3", os.path.join(HERE, "numpy_stats.py"), checkpoint], env)
         results.setdefault("numpy", []).append((dt, rss))
-        dt, out, rss = run_rss([cli, "inspect", "--stats", "--json", a.checkpoint], env)
+        dt, out, rss = run_rss([cli, "inspect", "--stats", "--json", checkpoint], env)
         results.setdefault("paramscope", []).append((dt, rss))
     best = {k: min(v) for k, v in results.items()}
     print(f"{'stats of every tensor':28s} {'seconds':>8s} {'GB/s':>7s} {'peak RSS MiB':>13s}")
@@ -96,6 +119,57 @@ def main():
     print(f"paramscope vs numpy: {best['numpy'][0] / best['paramscope'][0]:.1f}x faster, "
           f"{best['numpy'][1] / max(best['paramscope'][1], 1):.1f}x less memory; "
           f"at {best['read'][0] / best['paramscope'][0] * 100:.0f}% of the read floor")
+
+
+
+def bench_importance(cli, checkpoint, files, size, env):
+    with open(os.path.join(checkpoint, "model.safetensors.index.json")) as f:
+        index = json.load(f)
+    with open(os.path.join(checkpoint, "config.json")) as f:
+        config = json.load(f)
+    h, i, v, L = (config[k] for k in ("hidden_size", "intermediate_size", "vocab_size", "num_hidden_layers"))
+    kv = config.get("num_key_value_heads", config["num_attention_heads"]) * (h // config["num_attention_heads"])
+    scored = L * (2 * h * h + 2 * kv * h + 3 * h * i) + (v * h if "lm_head.weight" in index["weight_map"] else 0)
+    ram = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    with_numpy = scored * 4 < ram / 2
+    tmp = tempfile.mkdtemp(prefix="paramscope-bench-")
+    job = os.path.join(tmp, "job.yaml")
+    with open(job, "w") as f:
+        f.write(f"defaults:\n  checkpoint: {checkpoint}\n  criterion: magnitude\njobs:\n"
+                "  - command: importance\n    granularity: neuron\n    reduce: l2\n    output: rows.h5\n"
+                "  - command: mask\n    top: 10%\n    scope: global\n    output: mask.safetensors\n")
+    results = {}
+    for rep in range(2):
+        dt, n = read_floor(files)
+        results.setdefault("read", []).append((dt, 0.0))
+        if with_numpy:
+            dt, out, rss = run_rss(["/usr/bin/python3", os.path.join(HERE, "numpy_importance.py"), checkpoint,
+                                    os.path.join(tmp, "numpy-mask.safetensors")], env)
+            results.setdefault("numpy", []).append((dt, rss))
+        dt, out, rss = run_rss([cli, "jobs", job], env)
+        results.setdefault("paramscope", []).append((dt, rss))
+    best = {k: min(v) for k, v in results.items()}
+    print(f"magnitude + row L2 + global top-10% mask over {scored / 1e9:.2f} B scored weights")
+    print(f"{'':28s} {'seconds':>8s} {'GB/s':>7s} {'peak RSS MiB':>13s}")
+    for k in ("read", "numpy", "paramscope"):
+        if k in best:
+            dt, rss = best[k]
+            print(f"{k:28s} {dt:8.2f} {size / dt / 1e9:7.2f} {rss:13.0f}")
+    if not with_numpy:
+        print(f"numpy skipped: its array of all scores ({scored * 4 / 2**30:.1f} GiB) does not fit in half the RAM")
+    else:
+        print(f"paramscope vs numpy: {best['numpy'][0] / best['paramscope'][0]:.1f}x faster, "
+              f"{best['numpy'][1] / max(best['paramscope'][1], 1):.1f}x less memory")
+    print(f"paramscope at {best['paramscope'][0] / best['read'][0]:.1f}x the read floor")
+    mask = os.path.join(tmp, "mask.safetensors")
+    with open(mask, "rb") as f:
+        hn = int.from_bytes(f.read(8), "little")
+        meta = json.loads(f.read(hn)).get("__metadata__", {})
+    print(f"mask: kept {meta.get('paramscope.mask.kept')} of {meta.get('paramscope.mask.total')},"
+          f" threshold {meta.get('paramscope.mask.threshold')}")
+    for fn in os.listdir(tmp):
+        os.remove(os.path.join(tmp, fn))
+    os.rmdir(tmp)
 
 
 if __name__ == "__main__":

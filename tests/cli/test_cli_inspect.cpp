@@ -5,6 +5,7 @@
 #include <QProcess>
 #include <QTest>
 
+#include "cli_run.h"
 #include "json_file.h"
 #include "test_paths.h"
 
@@ -12,25 +13,20 @@ using namespace paramscope;
 
 namespace {
 
-struct Run {
-  int code;
-  QByteArray out, err;
-};
-
+using Run = test::CliRun;
 Run cli(const QStringList& args) {
-  QProcess p;
-  p.start(QString::fromStdString(test::cli().string()), args);
-  if (!p.waitForFinished(120000)) qFatal("paramscope-cli did not finish");
-  return {p.exitStatus() == QProcess::NormalExit ? p.exitCode() : -1, p.readAllStandardOutput(), p.readAllStandardError()};
+  return test::run_cli(args, 120000);
 }
 
-QString sample(const char* rel) { return QString::fromStdString((test::samples_dir() / rel).string()); }
+QString sample(const char* rel) {
+  return QString::fromStdString((test::samples_dir() / rel).string());
+}
 
 }  // namespace
 
 class TestCliInspect : public QObject {
   Q_OBJECT
-private slots:
+ private slots:
   void exit_codes_data() {
     QTest::addColumn<QStringList>("args");
     QTest::addColumn<int>("code");
@@ -40,8 +36,12 @@ private slots:
     QTest::newRow("unknown option") << QStringList{"inspect", "--frobnicate", sample("tiny-llama")} << 2;
     QTest::newRow("missing path") << QStringList{"inspect"} << 2;
     QTest::newRow("missing file") << QStringList{"inspect", "/nonexistent/model.safetensors"} << 1;
-    QTest::newRow("malformed file") << QStringList{"inspect", QString::fromStdString(test::data("malformed/safetensors/gap.safetensors").string())} << 1;
-    QTest::newRow("libhdf5 crashes on it") << QStringList{"inspect", QString::fromStdString(test::data("malformed/keras/libhdf5_segfault.h5").string())} << 1;
+    QTest::newRow("malformed file")
+        << QStringList{"inspect", QString::fromStdString(test::data("malformed/safetensors/gap.safetensors").string())}
+        << 1;
+    QTest::newRow("libhdf5 crashes on it")
+        << QStringList{"inspect", QString::fromStdString(test::data("malformed/keras/libhdf5_segfault.h5").string())}
+        << 1;
     QTest::newRow("ok") << QStringList{"inspect", sample("tiny-llama")} << 0;
   }
   void exit_codes() {
@@ -95,8 +95,10 @@ private slots:
       const auto s = t["stats"].toObject();
       const auto want = ref[t["name"].toString()].toObject();
       const double scale = std::max(1.0, std::fabs(want["max"].toDouble()) + std::fabs(want["min"].toDouble()));
-      QVERIFY2(std::fabs(s["mean"].toDouble() - want["mean"].toDouble()) < 1e-6 * scale, qPrintable(t["name"].toString()));
-      QVERIFY2(std::fabs(s["std"].toDouble() - want["std"].toDouble()) < 1e-5 * scale, qPrintable(t["name"].toString()));
+      QVERIFY2(std::fabs(s["mean"].toDouble() - want["mean"].toDouble()) < 1e-6 * scale,
+               qPrintable(t["name"].toString()));
+      QVERIFY2(std::fabs(s["std"].toDouble() - want["std"].toDouble()) < 1e-5 * scale,
+               qPrintable(t["name"].toString()));
       QCOMPARE(s["min"].toDouble(), want["min"].toDouble());
       QCOMPARE(s["max"].toDouble(), want["max"].toDouble());
       QCOMPARE(s["nan"].toInt(), 0);

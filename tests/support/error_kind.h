@@ -7,11 +7,16 @@ namespace paramscope::test {
 
 inline const char* kind_name(Error::Kind k) {
   switch (k) {
-    case Error::Kind::BadInput: return "BadInput";
-    case Error::Kind::Unsupported: return "Unsupported";
-    case Error::Kind::Io: return "Io";
-    case Error::Kind::Usage: return "Usage";
-    case Error::Kind::Cancelled: return "Cancelled";
+    case Error::Kind::BadInput:
+      return "BadInput";
+    case Error::Kind::Unsupported:
+      return "Unsupported";
+    case Error::Kind::Io:
+      return "Io";
+    case Error::Kind::Usage:
+      return "Usage";
+    case Error::Kind::Cancelled:
+      return "Cancelled";
   }
   return "?";
 }

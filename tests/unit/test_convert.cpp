@@ -13,7 +13,7 @@ using namespace paramscope;
 
 class TestConvert : public QObject {
   Q_OBJECT
-private slots:
+ private slots:
   void half_to_float_data() {
     QTest::addColumn<int>("bits");
     QTest::addColumn<float>("value");
@@ -40,10 +40,10 @@ private slots:
     QTest::addColumn<float>("value");
     QTest::addColumn<int>("bits");
     QTest::newRow("one") << 1.0f << 0x3C00;
-    QTest::newRow("tie to even down") << (1.0f + 0x1p-11f) << 0x3C00;       // halfway between 1 and 1+2^-10
-    QTest::newRow("tie to even up") << (1.0f + 3 * 0x1p-11f) << 0x3C02;     // halfway, rounds to even mantissa
+    QTest::newRow("tie to even down") << (1.0f + 0x1p-11f) << 0x3C00;    // halfway between 1 and 1+2^-10
+    QTest::newRow("tie to even up") << (1.0f + 3 * 0x1p-11f) << 0x3C02;  // halfway, rounds to even mantissa
     QTest::newRow("above tie") << (1.0f + 0x1p-11f + 0x1p-20f) << 0x3C01;
-    QTest::newRow("overflow to inf") << 65520.0f << 0x7C00;                 // rounds up past 65504
+    QTest::newRow("overflow to inf") << 65520.0f << 0x7C00;  // rounds up past 65504
     QTest::newRow("largest finite") << 65519.0f << 0x7BFF;
     QTest::newRow("subnormal") << 5.9604644775390625e-08f << 0x0001;
     QTest::newRow("underflow") << 2.9e-08f << 0x0000;
@@ -59,8 +59,8 @@ private slots:
     QCOMPARE(bf16_to_f32(0x3F80), 1.0f);
     QCOMPARE(bf16_to_f32(0xC2F7), -123.5f);
     QCOMPARE(static_cast<int>(f32_to_bf16(1.0f)), 0x3F80);
-    QCOMPARE(static_cast<int>(f32_to_bf16(1.00390625f)), 0x3F80);   // 1 + 2^-8: tie, stays even
-    QCOMPARE(static_cast<int>(f32_to_bf16(1.01171875f)), 0x3F82);   // 1 + 3*2^-8: tie, rounds up to even
+    QCOMPARE(static_cast<int>(f32_to_bf16(1.00390625f)), 0x3F80);  // 1 + 2^-8: tie, stays even
+    QCOMPARE(static_cast<int>(f32_to_bf16(1.01171875f)), 0x3F82);  // 1 + 3*2^-8: tie, rounds up to even
     QVERIFY(std::isnan(bf16_to_f32(f32_to_bf16(std::numeric_limits<float>::quiet_NaN()))));
   }
 
@@ -120,8 +120,8 @@ private slots:
     QCOMPARE(*storage_bytes(DType::BF16, 10), std::uint64_t{20});
     QCOMPARE(*storage_bytes(DType::Q8_0, 64), std::uint64_t{68});  // 2 blocks of 32: fp16 scale + 32 int8
     QCOMPARE(*storage_bytes(DType::Q4_K, 512), std::uint64_t{288});
-    QVERIFY(!storage_bytes(DType::Q8_0, 33));              // not whole blocks
-    QVERIFY(!storage_bytes(DType::F64, 1ULL << 62));       // overflows 64 bits
+    QVERIFY(!storage_bytes(DType::Q8_0, 33));         // not whole blocks
+    QVERIFY(!storage_bytes(DType::F64, 1ULL << 62));  // overflows 64 bits
     QCOMPARE(*dtype_from_name("F8_E4M3"), DType::F8_E4M3);
     QVERIFY(!dtype_from_name("F33"));
     QVERIFY(dtype_info(DType::Q8_0).readable);

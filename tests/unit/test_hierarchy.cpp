@@ -7,7 +7,7 @@ using namespace paramscope;
 
 class TestHierarchy : public QObject {
   Q_OBJECT
-private slots:
+ private slots:
   void classify_data() {
     QTest::addColumn<QString>("name");
     QTest::addColumn<int>("rank");
@@ -26,26 +26,28 @@ private slots:
     QTest::newRow("llama embed") << "model.embed_tokens.weight" << 2 << "model.embed_tokens" << -1 << "embedding";
     QTest::newRow("llama final norm") << "model.norm.weight" << 1 << "model.norm" << -1 << "norm";
     QTest::newRow("lm head") << "lm_head.weight" << 2 << "lm_head" << -1 << "head";
-    QTest::newRow("mixtral expert") << "model.layers.2.block_sparse_moe.experts.7.w1.weight" << 2 << "model.layers.2" << 2
-                                    << "mlp.gate";
+    QTest::newRow("mixtral expert") << "model.layers.2.block_sparse_moe.experts.7.w1.weight" << 2 << "model.layers.2"
+                                    << 2 << "mlp.gate";
     // GPT-2
     QTest::newRow("gpt2 c_attn") << "transformer.h.5.attn.c_attn.weight" << 2 << "transformer.h.5" << 5 << "attn.qkv";
-    QTest::newRow("gpt2 attn c_proj") << "transformer.h.5.attn.c_proj.weight" << 2 << "transformer.h.5" << 5 << "attn.o";
+    QTest::newRow("gpt2 attn c_proj") << "transformer.h.5.attn.c_proj.weight" << 2 << "transformer.h.5" << 5
+                                      << "attn.o";
     QTest::newRow("gpt2 mlp c_fc") << "transformer.h.5.mlp.c_fc.weight" << 2 << "transformer.h.5" << 5 << "mlp.up";
-    QTest::newRow("gpt2 mlp c_proj") << "transformer.h.5.mlp.c_proj.weight" << 2 << "transformer.h.5" << 5 << "mlp.down";
+    QTest::newRow("gpt2 mlp c_proj") << "transformer.h.5.mlp.c_proj.weight" << 2 << "transformer.h.5" << 5
+                                     << "mlp.down";
     QTest::newRow("gpt2 wte") << "transformer.wte.weight" << 2 << "transformer.wte" << -1 << "embedding";
     QTest::newRow("gpt2 ln_f") << "transformer.ln_f.bias" << 1 << "transformer.ln_f" << -1 << "norm";
     // BERT
-    QTest::newRow("bert query") << "bert.encoder.layer.3.attention.self.query.weight" << 2 << "bert.encoder.layer.3" << 3
-                                << "attn.q";
-    QTest::newRow("bert attn out") << "bert.encoder.layer.3.attention.output.dense.weight" << 2 << "bert.encoder.layer.3"
-                                   << 3 << "attn.o";
+    QTest::newRow("bert query") << "bert.encoder.layer.3.attention.self.query.weight" << 2 << "bert.encoder.layer.3"
+                                << 3 << "attn.q";
+    QTest::newRow("bert attn out") << "bert.encoder.layer.3.attention.output.dense.weight" << 2
+                                   << "bert.encoder.layer.3" << 3 << "attn.o";
     QTest::newRow("bert intermediate") << "bert.encoder.layer.3.intermediate.dense.weight" << 2
                                        << "bert.encoder.layer.3" << 3 << "mlp.up";
     QTest::newRow("bert output") << "bert.encoder.layer.3.output.dense.weight" << 2 << "bert.encoder.layer.3" << 3
                                  << "mlp.down";
-    QTest::newRow("bert output LN") << "bert.encoder.layer.3.output.LayerNorm.weight" << 1 << "bert.encoder.layer.3" << 3
-                                    << "norm";
+    QTest::newRow("bert output LN") << "bert.encoder.layer.3.output.LayerNorm.weight" << 1 << "bert.encoder.layer.3"
+                                    << 3 << "norm";
     QTest::newRow("bert word emb") << "bert.embeddings.word_embeddings.weight" << 2 << "bert.embeddings.word_embeddings"
                                    << -1 << "embedding";
     // ViT (HF and timm)
@@ -96,9 +98,12 @@ private slots:
 
   void orders_blocks_like_the_model() {
     // safetensors files list tensors sorted by name: "layers.10" before "layers.2", lm_head first.
-    const std::vector<std::string> names = {
-        "lm_head.weight",         "model.embed_tokens.weight", "model.layers.0.mlp.up_proj.weight",
-        "model.layers.10.mlp.up_proj.weight", "model.layers.2.mlp.up_proj.weight", "model.norm.weight"};
+    const std::vector<std::string> names = {"lm_head.weight",
+                                            "model.embed_tokens.weight",
+                                            "model.layers.0.mlp.up_proj.weight",
+                                            "model.layers.10.mlp.up_proj.weight",
+                                            "model.layers.2.mlp.up_proj.weight",
+                                            "model.norm.weight"};
     const std::vector<Shape> shapes = {{8, 4}, {8, 4}, {4, 4}, {4, 4}, {4, 4}, {4}};
     const Hierarchy h(names, shapes);
     QStringList order;

@@ -16,7 +16,7 @@ using namespace paramscope;
 
 class TestStats : public QObject {
   Q_OBJECT
-private slots:
+ private slots:
   void hand_checked() {
     const float v[] = {1, 2, 3, 4, -10};
     const TensorStats s = stats_of(v, 5);

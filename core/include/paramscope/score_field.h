@@ -19,11 +19,12 @@ struct ScoredTensor {
   std::string name;
   Shape shape;
   std::int64_t numel = 0;
-  TensorPlace place;  ///< block and module kind, for per-block summaries and head grouping
+  TensorPlace place;           ///< block and module kind, for per-block summaries and head grouping
+  std::size_t block_rank = 0;  ///< position of the block in model order (Hierarchy::blocks())
 };
 
 class ScoreField {
-public:
+ public:
   virtual ~ScoreField() = default;
 
   const std::vector<ScoredTensor>& tensors() const noexcept { return tensors_; }
@@ -39,10 +40,10 @@ public:
   /// mapped input pages can leave the resident set.
   virtual void release(std::size_t /*i*/, std::int64_t /*first*/, std::int64_t /*count*/) const noexcept {}
 
-protected:
+ protected:
   explicit ScoreField(std::vector<ScoredTensor> tensors) : tensors_(std::move(tensors)) {}
 
-private:
+ private:
   std::vector<ScoredTensor> tensors_;
 };
 

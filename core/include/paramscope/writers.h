@@ -8,6 +8,7 @@
 #include <functional>
 #include <span>
 #include <string>
+#include <string_view>
 #include <utility>
 #include <vector>
 
@@ -47,10 +48,13 @@ void write_safetensors(const std::filesystem::path& path, const std::vector<Tens
 /// throws Error(Usage) for dtypes numpy lacks (F8_*, GGML types), Error(Io) if writing fails.
 void write_npy(const std::filesystem::path& path, const TensorToWrite& tensor);
 
+/// Writes text (a report, a summary, an index) atomically. throws Error(Io) if writing fails.
+void write_text_file(const std::filesystem::path& path, std::string_view text);
+
 /// A value stored as an HDF5 attribute.
 struct Hdf5Attribute {
   std::string name;
-  std::string text;           ///< written as a string when is_number is false
+  std::string text;  ///< written as a string when is_number is false
   double number = 0;
   bool is_number = false;
 };

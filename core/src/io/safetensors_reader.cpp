@@ -61,7 +61,8 @@ Entry parse_entry(const std::string& name, const json& info, const fs::path& fil
   }
   e.begin = as_offset((*off)[0], file, name);
   e.end = as_offset((*off)[1], file, name);
-  if (e.end < e.begin) throw bad("data_offsets [" + std::to_string(e.begin) + ", " + std::to_string(e.end) + ") end before they begin");
+  if (e.end < e.begin)
+    throw bad("data_offsets [" + std::to_string(e.begin) + ", " + std::to_string(e.end) + ") end before they begin");
   const auto n = checked_numel(e.shape);
   const auto bytes = n ? storage_bytes(e.dtype, static_cast<std::uint64_t>(*n)) : std::nullopt;
   if (!bytes) throw bad("shape " + shape_string(e.shape) + " overflows");
@@ -73,7 +74,8 @@ Entry parse_entry(const std::string& name, const json& info, const fs::path& fil
 }
 
 // Adds one file's tensors to the builder; returns its __metadata__.
-std::vector<std::pair<std::string, std::string>> add_file(CheckpointBuilder& b, std::shared_ptr<const MappedFile> file) {
+std::vector<std::pair<std::string, std::string>> add_file(CheckpointBuilder& b,
+                                                          std::shared_ptr<const MappedFile> file) {
   const auto& path = file->path();
   const auto bytes = file->bytes();
   if (bytes.size() < 8)
@@ -108,16 +110,15 @@ std::vector<std::pair<std::string, std::string>> add_file(CheckpointBuilder& b, 
   const std::uint64_t data_size = bytes.size() - data_start;
   std::vector<const Entry*> by_offset;
   for (const auto& e : entries) by_offset.push_back(&e);
-  std::sort(by_offset.begin(), by_offset.end(), [](const Entry* x, const Entry* y) {
-    return std::pair(x->begin, x->end) < std::pair(y->begin, y->end);
-  });
+  std::sort(by_offset.begin(), by_offset.end(),
+            [](const Entry* x, const Entry* y) { return std::pair(x->begin, x->end) < std::pair(y->begin, y->end); });
   std::uint64_t expected = 0;
   const Entry* prev = nullptr;
   for (const Entry* e : by_offset) {
     if (e->end > data_size)
       throw bad_input(path, "tensor '" + e->name + "': data_offsets [" + std::to_string(e->begin) + ", " +
-                                std::to_string(e->end) + ") reach past the end of the data (" + std::to_string(data_size) +
-                                " bytes)");
+                                std::to_string(e->end) + ") reach past the end of the data (" +
+                                std::to_string(data_size) + " bytes)");
     if (e->begin < expected)
       throw bad_input(path, "tensors '" + prev->name + "' and '" + e->name + "' overlap (data_offsets " +
                                 std::to_string(e->begin) + " < " + std::to_string(expected) + ")");
@@ -128,7 +129,8 @@ std::vector<std::pair<std::string, std::string>> add_file(CheckpointBuilder& b, 
     prev = e;
   }
   if (expected != data_size)
-    throw bad_input(path, std::to_string(data_size - expected) + " bytes after the last tensor are not described by the header");
+    throw bad_input(
+        path, std::to_string(data_size - expected) + " bytes after the last tensor are not described by the header");
 
   b.add_file(path);
   // Tensors are listed in file order (by offset), which is how writers laid them out.
@@ -145,7 +147,8 @@ Checkpoint open_index(const fs::path& index_path, const fs::path& shown_path) {
   b.add_file(index_path);
   for (const auto& [k, v] : index.metadata) b.add_metadata(k, v);
   for (const auto& s : index.shards)
-    for (auto& [k, v] : add_file(b, MappedFile::open(index_path.parent_path() / s))) b.add_metadata(s + ":" + k, std::move(v));
+    for (auto& [k, v] : add_file(b, MappedFile::open(index_path.parent_path() / s)))
+      b.add_metadata(s + ":" + k, std::move(v));
   add_config_json(b, index_path.parent_path());
   Checkpoint c = std::move(b).build();
   check_weight_map(index, c);
@@ -166,8 +169,10 @@ Checkpoint open_safetensors(const fs::path& path) {
     for (const auto& e : fs::directory_iterator(path)) {
       const auto name = e.path().filename().string();
       if (!e.is_regular_file()) continue;
-      if (name.ends_with(".safetensors.index.json")) indexes.push_back(e.path());
-      else if (name.ends_with(".safetensors")) files.push_back(e.path());
+      if (name.ends_with(".safetensors.index.json"))
+        indexes.push_back(e.path());
+      else if (name.ends_with(".safetensors"))
+        files.push_back(e.path());
     }
     std::sort(indexes.begin(), indexes.end());
     std::sort(files.begin(), files.end());
@@ -185,8 +190,11 @@ Checkpoint open_safetensors(const fs::path& path) {
     return std::move(b).build();
   }
   if (path.filename().string().ends_with(".index.json")) return open_index(path, path);
-  Checkpoint c = parse_safetensors(MappedFile::open(path));
-  return c;
+  CheckpointBuilder b(path, "safetensors");
+  for (auto& [k, v] : add_file(b, MappedFile::open(path))) b.add_metadata(std::move(k), std::move(v));
+  // Hugging Face's single-file weights keep the folder's config.json (head counts, model type).
+  if (path.filename() == "model.safetensors") add_config_json(b, path.parent_path());
+  return std::move(b).build();
 }
 
 }  // namespace paramscope::io

@@ -6,6 +6,7 @@
 #include <algorithm>
 #include <cerrno>
 #include <cstring>
+#include <mutex>
 #include <set>
 #include <string_view>
 #include <vector>
@@ -22,8 +23,10 @@ using h5::Handle;
 
 Handle file_type(DType t) {
   switch (t) {
-    case DType::F32: return Handle(H5Tcopy(H5T_IEEE_F32LE));
-    case DType::F64: return Handle(H5Tcopy(H5T_IEEE_F64LE));
+    case DType::F32:
+      return Handle(H5Tcopy(H5T_IEEE_F32LE));
+    case DType::F64:
+      return Handle(H5Tcopy(H5T_IEEE_F64LE));
     case DType::F16: {
       Handle h(H5Tcopy(H5T_IEEE_F32LE));
       H5Tset_fields(h.get(), 15, 10, 5, 0, 10);
@@ -45,15 +48,24 @@ Handle file_type(DType t) {
       H5Tenum_insert(h.get(), "TRUE", &tr);
       return h;
     }
-    case DType::U8: return Handle(H5Tcopy(H5T_STD_U8LE));
-    case DType::I8: return Handle(H5Tcopy(H5T_STD_I8LE));
-    case DType::I16: return Handle(H5Tcopy(H5T_STD_I16LE));
-    case DType::U16: return Handle(H5Tcopy(H5T_STD_U16LE));
-    case DType::I32: return Handle(H5Tcopy(H5T_STD_I32LE));
-    case DType::U32: return Handle(H5Tcopy(H5T_STD_U32LE));
-    case DType::I64: return Handle(H5Tcopy(H5T_STD_I64LE));
-    case DType::U64: return Handle(H5Tcopy(H5T_STD_U64LE));
-    default: return Handle();
+    case DType::U8:
+      return Handle(H5Tcopy(H5T_STD_U8LE));
+    case DType::I8:
+      return Handle(H5Tcopy(H5T_STD_I8LE));
+    case DType::I16:
+      return Handle(H5Tcopy(H5T_STD_I16LE));
+    case DType::U16:
+      return Handle(H5Tcopy(H5T_STD_U16LE));
+    case DType::I32:
+      return Handle(H5Tcopy(H5T_STD_I32LE));
+    case DType::U32:
+      return Handle(H5Tcopy(H5T_STD_U32LE));
+    case DType::I64:
+      return Handle(H5Tcopy(H5T_STD_I64LE));
+    case DType::U64:
+      return Handle(H5Tcopy(H5T_STD_U64LE));
+    default:
+      return Handle();
   }
 }
 
@@ -87,11 +99,15 @@ void check_dataset_path(const std::string& p, const std::filesystem::path& path)
   if (!ok) throw usage_error(path.string() + ": invalid dataset path '" + p + "'");
 }
 
-void write_dataset(hid_t file, const Hdf5Dataset& d, const std::filesystem::path& path) {
+// Called with the HDF5 lock held; it is let go while the data are produced, because a filler may
+// read tensors of an HDF5 checkpoint on worker threads (an importance map of a Keras model).
+void write_dataset(hid_t file, const Hdf5Dataset& d, const std::filesystem::path& path,
+                   std::unique_lock<h5::RecursiveLock>& lock) {
   const auto& t = d.data;
   const std::uint64_t size = detail::checked_plain_size(t, path.string());
   Handle type = file_type(t.dtype);
-  if (!type.valid()) throw usage_error(path.string() + ": cannot store " + std::string(dtype_name(t.dtype)) + " in HDF5");
+  if (!type.valid())
+    throw usage_error(path.string() + ": cannot store " + std::string(dtype_name(t.dtype)) + " in HDF5");
   check_dataset_path(d.path, path);
   const std::vector<hsize_t> dims(t.shape.begin(), t.shape.end());
   Handle space(dims.empty() ? H5Screate(H5S_SCALAR)
@@ -112,7 +128,14 @@ void write_dataset(hid_t file, const Hdf5Dataset& d, const std::filesystem::path
   for (std::uint64_t first = 0; first < numel; first += step) {
     const std::uint64_t n = std::min(step, numel - first);
     buf.resize(static_cast<std::size_t>(n * elem));
-    t.fill(first * elem, std::span<std::byte>(buf));
+    lock.unlock();
+    try {
+      t.fill(first * elem, std::span<std::byte>(buf));
+    } catch (...) {
+      lock.lock();
+      throw;
+    }
+    lock.lock();
     Handle fspace(H5Dget_space(ds.get()));
     const hsize_t mdims = n;
     Handle mspace(H5Screate_simple(1, &mdims, nullptr));
@@ -136,7 +159,7 @@ void write_hdf5(const std::filesystem::path& path, const std::vector<Hdf5Dataset
       if (seen.count(std::string_view(d.path).substr(0, slash)))
         throw usage_error(path.string() + ": dataset path '" + d.path + "' runs through the dataset '" +
                           d.path.substr(0, slash) + "'");
-  std::lock_guard lock(h5::mutex());
+  std::unique_lock lock(h5::mutex());
   h5::silence_errors();
   AtomicFile out(path);
   out.close_handle();
@@ -144,7 +167,7 @@ void write_hdf5(const std::filesystem::path& path, const std::vector<Hdf5Dataset
     const hid_t file = H5Fcreate(out.temp_path().c_str(), H5F_ACC_TRUNC, H5P_DEFAULT, H5P_DEFAULT);
     if (file < 0) throw io_error(path, "cannot create HDF5 file: " + h5::last_error());
     try {
-      for (const auto& d : datasets) write_dataset(file, d, path);
+      for (const auto& d : datasets) write_dataset(file, d, path, lock);
       for (const auto& a : root_attributes) write_attribute(file, a, path);
     } catch (...) {
       H5Fclose(file);

@@ -25,26 +25,48 @@ namespace {
 // Position of a dtype in the reference implementation's Dtype enum ("increasing alignment").
 int reference_rank(DType t) {
   switch (t) {
-    case DType::BOOL: return 0;
-    case DType::U8: return 1;
-    case DType::I8: return 2;
-    case DType::F8_E5M2: return 3;
-    case DType::F8_E4M3: return 4;
-    case DType::I16: return 5;
-    case DType::U16: return 6;
-    case DType::F16: return 7;
-    case DType::BF16: return 8;
-    case DType::I32: return 9;
-    case DType::U32: return 10;
-    case DType::F32: return 11;
-    case DType::F64: return 12;
-    case DType::I64: return 13;
-    case DType::U64: return 14;
-    default: return -1;
+    case DType::BOOL:
+      return 0;
+    case DType::U8:
+      return 1;
+    case DType::I8:
+      return 2;
+    case DType::F8_E5M2:
+      return 3;
+    case DType::F8_E4M3:
+      return 4;
+    case DType::I16:
+      return 5;
+    case DType::U16:
+      return 6;
+    case DType::F16:
+      return 7;
+    case DType::BF16:
+      return 8;
+    case DType::I32:
+      return 9;
+    case DType::U32:
+      return 10;
+    case DType::F32:
+      return 11;
+    case DType::F64:
+      return 12;
+    case DType::I64:
+      return 13;
+    case DType::U64:
+      return 14;
+    default:
+      return -1;
   }
 }
 
 }  // namespace
+
+void write_text_file(const std::filesystem::path& path, std::string_view text) {
+  AtomicFile out(path);
+  out.write(std::as_bytes(std::span(text)));
+  out.commit();
+}
 
 void write_safetensors(const std::filesystem::path& path, const std::vector<TensorToWrite>& unordered,
                        const std::vector<std::pair<std::string, std::string>>& metadata) {

@@ -1,0 +1,229 @@
+#include "importance/mask/mask_rules.h"
+
+#include <algorithm>
+#include <atomic>
+#include <limits>
+#include <numeric>
+
+#include "importance/mask/topk_select.h"
+
+namespace paramscope::mask {
+namespace {
+
+/// Elements a parallel work item reads at once (about one chunk).
+constexpr std::int64_t kPiece = kDefaultChunk;
+
+struct Piece {
+  std::int64_t begin, end;  // elements read (whole rows or slabs for Rows and NM)
+};
+
+struct Scratch {
+  BufferPool::Lease values;
+  std::vector<std::uint32_t> keys;
+};
+
+/// Keeps the n largest of m keys (ties: lower index first; key 0 is NaN, never kept).
+void keep_n_of_m(const std::uint32_t* keys, int n, int m, bool* keep) {
+  if (m <= 16) {
+    for (int c = 0; c < m; ++c) {
+      int rank = 0;
+      for (int d = 0; d < m; ++d) rank += keys[d] > keys[c] || (keys[d] == keys[c] && d < c);
+      keep[c] = rank < n && keys[c] != 0;
+    }
+    return;
+  }
+  int order[256];
+  std::iota(order, order + m, 0);
+  const int top = std::min(n, m);
+  std::partial_sort(order, order + top, order + m,
+                    [keys](int a, int b) { return keys[a] > keys[b] || (keys[a] == keys[b] && a < b); });
+  std::fill(keep, keep + m, false);
+  for (int c = 0; c < top; ++c) keep[order[c]] = keys[order[c]] != 0;
+}
+
+class RuleApplier {
+ public:
+  RuleApplier(const ScoreField& field, std::size_t i, const TensorRule& rule, std::int64_t begin, std::int64_t end,
+              std::byte* out)
+      : field_(field), i_(i), rule_(rule), begin_(begin), end_(end), out_(out) {}
+
+  std::vector<Piece> pieces() const {
+    std::vector<Piece> p;
+    const std::int64_t numel = field_.tensors()[i_].numel;
+    std::int64_t unit = 1;
+    if (rule_.kind == RuleKind::Rows) unit = rule_.row_len;
+    if (rule_.kind == RuleKind::NM) unit = rule_.stride * rule_.m;
+    if (rule_.kind == RuleKind::RowCuts) {
+      // Pieces never cross a row: each row has its own cut.
+      for (std::int64_t b = begin_; b < end_;) {
+        const std::int64_t row_end = (b / rule_.row_len + 1) * rule_.row_len;
+        const std::int64_t e = std::min({end_, row_end, b + kPiece});
+        p.push_back({b, e});
+        b = e;
+      }
+      return p;
+    }
+    // Whole units covering [begin, end), about kPiece elements per piece.
+    const std::int64_t first = begin_ / unit * unit;
+    const std::int64_t last = std::min(numel, (end_ + unit - 1) / unit * unit);
+    const std::int64_t step = std::max<std::int64_t>(1, kPiece / unit) * unit;
+    for (std::int64_t b = first; b < last; b += step) p.push_back({b, std::min(last, b + step)});
+    return p;
+  }
+
+  /// Kept elements of the piece that lie in [begin, end).
+  std::int64_t run(const Piece& piece, Scratch& s) const {
+    switch (rule_.kind) {
+      case RuleKind::Cut:
+        return run_cut(piece, rule_.cut, 0, s);  // cut positions are tensor positions
+      case RuleKind::RowCuts: {
+        const std::int64_t row = piece.begin / rule_.row_len;
+        return run_cut(piece, rule_.row_cuts[static_cast<std::size_t>(row)], row * rule_.row_len, s);
+      }
+      case RuleKind::Rows:
+        return run_rows(piece, s);
+      case RuleKind::NM:
+        return run_nm(piece, s);
+    }
+    return 0;
+  }
+
+ private:
+  bool inside(std::int64_t pos) const { return pos >= begin_ && pos < end_; }
+  std::int64_t emit(std::int64_t pos, bool keep) const {
+    if (out_) out_[pos - begin_] = static_cast<std::byte>(keep);
+    return keep;
+  }
+
+  // Reads scores and lets their input pages go: every element is read once per pass.
+  std::span<float> read(std::int64_t first, std::int64_t count, Scratch& s) const {
+    const std::span<float> v = s.values.span(static_cast<std::size_t>(count));
+    field_.scores(i_, first, v);
+    field_.release(i_, first, count);
+    return v;
+  }
+
+  // origin: the tensor position where the cut's positions start (a row start for RowCuts).
+  // Pieces of Cut rules lie inside [begin, end). Ties are kept up to a position, so the piece
+  // splits into a ">= key" head and a "> key" tail: two plain loops the compiler vectorises.
+  std::int64_t run_cut(const Piece& piece, const Cut& cut, std::int64_t origin, Scratch& s) const {
+    const auto v = read(piece.begin, piece.end - piece.begin, s);
+    const auto n = static_cast<std::int64_t>(v.size());
+    std::int64_t head = 0;  // elements [0, head) keep ties
+    if (cut.last_tie == std::numeric_limits<std::int64_t>::max())
+      head = n;
+    else if (cut.last_tie >= piece.begin - origin)
+      head = std::min(n, cut.last_tie - (piece.begin - origin) + 1);
+    auto* o = out_ ? reinterpret_cast<std::uint8_t*>(out_ + (piece.begin - begin_)) : nullptr;
+    const auto h = static_cast<std::size_t>(head);
+    // Ties: key >= cut.key; others: key > cut.key. NaN's key 0 stays below both bounds.
+    const std::uint64_t tie_bound = std::max<std::uint32_t>(cut.key, 1), bound = std::uint64_t{cut.key} + 1;
+    return mark(v.first(h), tie_bound, o) + mark(v.subspan(h), bound, o ? o + h : nullptr);
+  }
+
+  /// Marks (if out) and counts the elements whose key is at least `bound` (up to 2^32).
+  static std::int64_t mark(std::span<const float> v, std::uint64_t bound, std::uint8_t* __restrict out) {
+    if (bound > 0xFFFFFFFFu) {
+      if (out) std::fill(out, out + v.size(), std::uint8_t{0});
+      return 0;
+    }
+    const auto lo = static_cast<std::uint32_t>(bound);
+    const float* __restrict x = v.data();
+    const std::size_t n = v.size();
+    std::uint32_t kept = 0;  // pieces are far below 2^32 elements
+    if (out) {
+      for (std::size_t j = 0; j < n; ++j) {
+        const std::uint8_t keep = score_key(x[j]) >= lo;
+        out[j] = keep;
+        kept += keep;
+      }
+    } else {
+      for (std::size_t j = 0; j < n; ++j) kept += score_key(x[j]) >= lo;
+    }
+    return kept;
+  }
+
+  std::int64_t run_rows(const Piece& piece, Scratch& s) const {
+    const auto v = read(piece.begin, piece.end - piece.begin, s);
+    const std::int64_t len = rule_.row_len;
+    std::int64_t kept = 0;
+    for (std::int64_t r0 = 0; r0 < static_cast<std::int64_t>(v.size()); r0 += len) {
+      const auto row = v.subspan(static_cast<std::size_t>(r0), static_cast<std::size_t>(len));
+      const Cut cut = select_topk_memory(row, rule_.row_k, s.keys).cut;
+      for (std::int64_t j = 0; j < len; ++j) {
+        const std::int64_t pos = piece.begin + r0 + j;
+        if (inside(pos)) kept += emit(pos, cut.keeps(score_key(row[static_cast<std::size_t>(j)]), j));
+      }
+    }
+    return kept;
+  }
+
+  // Groups of an N:M slab (m * stride contiguous elements: dim-1 indices c of one group at
+  // c * stride + s). A slab larger than a piece is read column block by column block.
+  std::int64_t run_nm(const Piece& piece, Scratch& s) const {
+    const int m = rule_.m;
+    const std::int64_t stride = rule_.stride, slab = stride * m;
+    std::int64_t kept = 0;
+    std::uint32_t keys[256];
+    bool keep[256];
+    auto groups = [&](std::span<const float> v, std::int64_t width, std::int64_t slab_begin, std::int64_t s0) {
+      for (std::int64_t col = 0; col < width; ++col) {
+        for (int c = 0; c < m; ++c) keys[c] = score_key(v[static_cast<std::size_t>(c * width + col)]);
+        keep_n_of_m(keys, rule_.n, m, keep);
+        for (int c = 0; c < m; ++c) {
+          const std::int64_t pos = slab_begin + c * stride + s0 + col;
+          if (inside(pos)) kept += emit(pos, keep[c]);
+        }
+      }
+    };
+    if (slab <= kPiece) {
+      const auto v = read(piece.begin, piece.end - piece.begin, s);
+      for (std::int64_t b = 0; b < static_cast<std::int64_t>(v.size()); b += slab)
+        groups(v.subspan(static_cast<std::size_t>(b), static_cast<std::size_t>(slab)), stride, piece.begin + b, 0);
+      return kept;
+    }
+    const std::int64_t width = std::max<std::int64_t>(1, kPiece / m);
+    for (std::int64_t slab_begin = piece.begin; slab_begin < piece.end; slab_begin += slab)
+      for (std::int64_t s0 = 0; s0 < stride; s0 += width) {
+        const std::int64_t w = std::min(width, stride - s0);
+        const std::span<float> v = s.values.span(static_cast<std::size_t>(w * m));
+        for (int c = 0; c < m; ++c) {
+          const std::int64_t at = slab_begin + c * stride + s0;
+          field_.scores(i_, at, v.subspan(static_cast<std::size_t>(c * w), static_cast<std::size_t>(w)));
+          field_.release(i_, at, w);
+        }
+        groups(v, w, slab_begin, s0);
+      }
+    return kept;
+  }
+
+  const ScoreField& field_;
+  std::size_t i_;
+  const TensorRule& rule_;
+  std::int64_t begin_, end_;
+  std::byte* out_;
+};
+
+}  // namespace
+
+std::int64_t apply_rule(const ScoreField& field, std::size_t i, const TensorRule& rule, std::int64_t begin,
+                        std::int64_t end, std::byte* out, ThreadPool& pool, ProgressTracker* tracker) {
+  if (begin >= end) return 0;
+  const RuleApplier applier(field, i, rule, begin, end, out);
+  const std::vector<Piece> pieces = applier.pieces();
+  std::atomic<std::int64_t> kept{0};
+  BufferPool buffers;
+  pool.parallel_for(pieces.size(), 1, [&](std::size_t b, std::size_t e) {
+    Scratch scratch{buffers.get(), {}};
+    for (std::size_t p = b; p < e; ++p) {
+      kept.fetch_add(applier.run(pieces[p], scratch), std::memory_order_relaxed);
+      if (tracker) {
+        const std::int64_t done = std::min(end, pieces[p].end) - std::max(begin, pieces[p].begin);
+        tracker->advance(static_cast<std::uint64_t>(done));
+      }
+    }
+  });
+  return kept.load();
+}
+
+}  // namespace paramscope::mask
