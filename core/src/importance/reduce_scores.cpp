@@ -59,8 +59,9 @@ void accumulate(std::span<const float> v, Acc& acc) {
 }
 
 /// Adds the elements [first, first + v.size()) of a tensor to their groups and to the total.
+/// groups[j] holds group group0 + j.
 void accumulate_groups(const GroupLayout& layout, std::int64_t first, std::span<const float> v,
-                       std::vector<Acc>& groups, Acc& total) {
+                       std::vector<Acc>& groups, std::int64_t group0, Acc& total) {
   const auto n = static_cast<std::int64_t>(v.size());
   if (layout.axis == GroupLayout::Axis::Rows) {
     // Groups are runs of row_len * per_group elements: whole segments at a time.
@@ -69,7 +70,7 @@ void accumulate_groups(const GroupLayout& layout, std::int64_t first, std::span<
       const std::int64_t g = (first + p) / run, len = std::min(n - p, (g + 1) * run - (first + p));
       Acc part;
       accumulate(v.subspan(static_cast<std::size_t>(p), static_cast<std::size_t>(len)), part);
-      groups[static_cast<std::size_t>(g)].merge(part);
+      groups[static_cast<std::size_t>(g - group0)].merge(part);
       total.merge(part);
       p += len;
     }
@@ -79,7 +80,7 @@ void accumulate_groups(const GroupLayout& layout, std::int64_t first, std::span<
   std::int64_t inner = first % layout.inner, col = (first / layout.inner) % layout.columns;
   for (std::int64_t p = 0; p < n; ++p) {
     const float x = v[static_cast<std::size_t>(p)];
-    groups[static_cast<std::size_t>(col / layout.per_group)].add(x);
+    groups[static_cast<std::size_t>(col / layout.per_group - group0)].add(x);
     total.add(x);
     if (++inner == layout.inner) {
       inner = 0;
@@ -135,7 +136,10 @@ ReducedMaps reduce_scores(const ScoreField& field, Granularity granularity, Redu
 
   // Each part: one accumulator per group of its tensor (groups: 1 when the tensor is skipped, so
   // it still counts in its block), plus the tensor-level accumulator.
+  // A part holds only the groups it touches: a few rows of a large matrix, so that memory does
+  // not grow with the model (all columns for column groups).
   std::vector<std::vector<Acc>> part_groups(parts.size());
+  std::vector<std::int64_t> part_group0(parts.size(), 0);
   std::vector<Acc> part_total(parts.size());
   ProgressTracker progress(control, field.elements());
   pool.parallel_for(parts.size(), 1, [&](std::size_t begin, std::size_t end) {
@@ -145,7 +149,15 @@ ReducedMaps reduce_scores(const ScoreField& field, Granularity granularity, Redu
       const auto& layout = layouts[p.tensor];
       const bool grouped = layout && layout->axis != GroupLayout::Axis::All && granularity != Granularity::Element;
       auto& groups = part_groups[k];
-      if (grouped) groups.assign(static_cast<std::size_t>(layout->groups), Acc{});
+      std::int64_t& group0 = part_group0[k];
+      if (grouped) {
+        std::int64_t last = layout->groups - 1;
+        if (layout->axis == GroupLayout::Axis::Rows) {
+          group0 = layout->group_of(p.first);
+          last = layout->group_of(p.first + p.count - 1);
+        }
+        groups.assign(static_cast<std::size_t>(last - group0 + 1), Acc{});
+      }
       Acc& total = part_total[k];
       for (std::int64_t a = p.first; a < p.first + p.count; a += kChunk) {
         const auto n = static_cast<std::size_t>(std::min(kChunk, p.first + p.count - a));
@@ -153,12 +165,14 @@ ReducedMaps reduce_scores(const ScoreField& field, Granularity granularity, Redu
         field.release(p.tensor, a, static_cast<std::int64_t>(n));
         const std::span<const float> chunk(buf.data(), n);
         if (grouped) {
-          accumulate_groups(*layout, a, chunk, groups, total);
+          accumulate_groups(*layout, a, chunk, groups, group0, total);
         } else {
           accumulate(chunk, total);
         }
         progress.advance(n);
       }
+      // Chunks release only the pages wholly inside them; the pages they share go with the part.
+      field.release(p.tensor, p.first, p.count);
     }
   });
   progress.finish();
@@ -168,12 +182,13 @@ ReducedMaps reduce_scores(const ScoreField& field, Granularity granularity, Redu
   for (std::size_t i = 0; i < tensors.size(); ++i) {
     Acc total;
     std::vector<Acc> groups;
+    if (first_part[i] < first_part[i + 1] && !part_groups[first_part[i]].empty())
+      groups.resize(static_cast<std::size_t>(layouts[i]->groups));
     for (std::size_t k = first_part[i]; k < first_part[i + 1]; ++k) {
       total.merge(part_total[k]);
-      if (groups.empty())
-        groups = std::move(part_groups[k]);
-      else
-        for (std::size_t g = 0; g < groups.size(); ++g) groups[g].merge(part_groups[k][g]);
+      for (std::size_t j = 0; j < part_groups[k].size(); ++j)
+        groups[static_cast<std::size_t>(part_group0[k]) + j].merge(part_groups[k][j]);
+      std::vector<Acc>().swap(part_groups[k]);
     }
     const std::string& b = tensors[i].place.block;
     if (!blocks.count(b)) block_order.emplace_back(tensors[i].block_rank, b);

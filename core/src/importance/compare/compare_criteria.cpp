@@ -55,6 +55,11 @@ void stream_pairs(const UnitPair& unit, const ChunkPlan& plan, const std::vector
   } else {
     stream_chunks(unit.a, plan, pool, control, with_b);
   }
+  // Chunks release only the pages wholly inside them; those they share go now.
+  for (std::size_t r = 0; r < unit.a.count(); ++r) {
+    unit.a.release(r, 0, unit.a.numel(r));
+    unit.b.release(r, 0, unit.b.numel(r));
+  }
 }
 
 CriteriaComparison compare_criteria(const ScoreField& a, const ScoreField& b, double top_fraction, ThreadPool& pool,

@@ -223,6 +223,9 @@ std::int64_t apply_rule(const ScoreField& field, std::size_t i, const TensorRule
       }
     }
   });
+  // Pieces release only the pages wholly inside them; the pages they share go now, so resident
+  // memory stays flat over a whole model.
+  field.release(i, begin, end - begin);
   return kept.load();
 }
 
