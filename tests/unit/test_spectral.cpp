@@ -31,7 +31,7 @@ namespace {
 
 Tensor f32_tensor(const std::string& name, const Shape& shape, const std::vector<float>& v) {
   std::vector<std::byte> bytes(v.size() * sizeof(float));
-  std::memcpy(bytes.data(), v.data(), bytes.size());
+  if (!v.empty()) std::memcpy(bytes.data(), v.data(), bytes.size());  // empty: data() may be null
   return Tensor(name, DType::F32, shape, detail::make_owned_source(std::move(bytes), DType::F32, "memory"));
 }
 
