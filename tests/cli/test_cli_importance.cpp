@@ -97,6 +97,8 @@ class TestCliImportance : public QObject {
     QTest::addColumn<QStringList>("args");
     QTest::addColumn<QString>("message");
     QTest::newRow("wanda needs stats") << QStringList{"-c", "wanda", "--json"} << "needs a statistics file (--stats)";
+    QTest::newRow("bad conv mode") << QStringList{"-c", "alpha", "-g", "tensor", "-p", "conv=pooled", "--json"}
+                                   << "conv=pooled (use flatten or weightwatcher)";
     QTest::newRow("bad granularity") << QStringList{"-c", "magnitude", "-g", "neurons", "--json"}
                                      << "unknown granularity";
     QTest::newRow("bad param") << QStringList{"-c", "contrast", "-p", "mod=ratio", "--json"}

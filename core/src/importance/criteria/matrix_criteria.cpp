@@ -66,6 +66,16 @@ class WeightNorm final : public Criterion {
 
 enum class Spectral { Norm, StableRank, EffectiveRank, Alpha, AlphaWeighted };
 
+// Convolutions: one [out, in*kh*kw] matrix, or WeightWatcher's kh*kw pooled [out, in] slices.
+const std::map<std::string, std::string> kConvParam = {{"conv", "flatten"}};
+
+SpectralOptions spectral_options(const CriterionInputs& in, const CriterionInfo& info) {
+  const std::string conv = param_text(in, info, "conv");
+  if (conv == "flatten") return {ConvMatrices::Flatten};
+  if (conv == "weightwatcher") return {ConvMatrices::WeightWatcher};
+  throw usage_error("criterion " + info.name + ": conv=" + conv + " (use flatten or weightwatcher)");
+}
+
 template <Spectral S>
 class SpectralCriterion final : public Criterion {
  public:
@@ -74,38 +84,30 @@ class SpectralCriterion final : public Criterion {
       const char* ww = "Martin & Mahoney 2021, Implicit self-regularization in deep neural networks (WeightWatcher)";
       switch (S) {
         case Spectral::Norm:
-          return CriterionInfo{"spectral-norm", "sigma_max(W)", ww, false, false, {}, {}};
+          return CriterionInfo{"spectral-norm", "sigma_max(W)", ww, false, false, {}, kConvParam};
         case Spectral::StableRank:
           return CriterionInfo{"stable-rank",
                                "||W||_F^2 / sigma_max^2",
                                "Rudelson & Vershynin 2007; WeightWatcher",
-                               false,
-                               false,
-                               {},
-                               {}};
+                               false, false, {}, kConvParam};
         case Spectral::EffectiveRank:
           return CriterionInfo{"effective-rank",
                                "exp(H(p)), p_i = sigma_i / sum_j sigma_j",
                                "Roy & Vetterli 2007, The effective rank",
-                               false,
-                               false,
-                               {},
-                               {}};
+                               false, false, {}, kConvParam};
         case Spectral::Alpha:
           return CriterionInfo{"alpha", "power-law exponent of the eigenvalues of W^T W (MLE, xmin by KS distance)",
-                               ww,      false,
-                               false,   {},
-                               {}};
+                               ww,      false, false, {}, kConvParam};
         case Spectral::AlphaWeighted:
-          return CriterionInfo{"alpha-weighted", "alpha * log10(lambda_max)", ww, false, false, {}, {}};
+          return CriterionInfo{"alpha-weighted", "alpha * log10(lambda_max)", ww, false, false, {}, kConvParam};
       }
       return CriterionInfo{};
     }();
     return i;
   }
-  MatrixScore matrix_score(const Tensor& w, const CriterionInputs&) const override {
+  MatrixScore matrix_score(const Tensor& w, const CriterionInputs& in) const override {
     if (w.shape().size() < 2) throw usage_error("criterion " + info().name + ": '" + w.name() + "' is not a matrix");
-    SpectralMetrics m = spectral_metrics(w);
+    SpectralMetrics m = spectral_metrics(w, spectral_options(in, info()));
     MatrixScore s;
     switch (S) {
       case Spectral::Norm:
