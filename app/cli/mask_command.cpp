@@ -55,7 +55,11 @@ void run_mask(const MaskOptions& o, Context& ctx) {
     }
     auto& arr = j["tensors"] = nlohmann::ordered_json::array();
     for (const auto& t : s.tensors)
-      arr.push_back({{"name", t.name}, {"kept", t.kept}, {"total", t.total}, {"density", t.density()}});
+      arr.push_back({{"name", t.name},
+                     {"kept", t.kept},
+                     {"total", t.total},
+                     {"density", t.density()},
+                     {"kept_whole", t.kept_whole}});
     std::printf("%s\n", j.dump(2).c_str());
     return;
   }
@@ -63,8 +67,9 @@ void run_mask(const MaskOptions& o, Context& ctx) {
               criterion.info().name.c_str(), o.output.c_str());
   std::printf("  %-56s %12s %12s %8s\n", "tensor", "kept", "total", "density");
   for (const auto& t : s.tensors)
-    std::printf("  %-56s %12lld %12lld %7.3f%%\n", t.name.c_str(), static_cast<long long>(t.kept),
-                static_cast<long long>(t.total), 100 * t.density());
+    std::printf("  %-56s %12lld %12lld %7.3f%%%s\n", t.name.c_str(), static_cast<long long>(t.kept),
+                static_cast<long long>(t.total), 100 * t.density(),
+                t.kept_whole ? "  kept whole (not N:M-groupable)" : "");
   std::printf("  %-56s %12lld %12lld %7.3f%%\n", "(all)", static_cast<long long>(s.kept),
               static_cast<long long>(s.total),
               s.total ? 100.0 * static_cast<double>(s.kept) / static_cast<double>(s.total) : 0.0);

@@ -406,17 +406,18 @@ class TestMask : public QObject {
     QCOMPARE(s.tensors[0].density(), 0.5);
   }
 
-  void nm_dim1_not_multiple_of_m() {
+  // As NVIDIA ASP skips them: a tensor whose dim 1 is not a multiple of M stays dense and is
+  // listed, the others get their N:M pattern.
+  void nm_dim1_not_multiple_of_m_kept_whole() {
     const Field f = field({"ok", "model.layers.0.mlp.gate_proj.weight"}, {{2, 8}, {2, 6}},
-                          {std::vector<float>(16, 1), std::vector<float>(12, 1)});
+                          {{1, 2, 3, 4, 5, 6, 7, 8, 8, 7, 6, 5, 4, 3, 2, 1}, std::vector<float>(12, 1)});
     for (const char* scope : {"2:4", "4:8"}) {
-      try {
-        select_mask(*f, MaskSpec::parse("", scope), pool(1));
-        QFAIL("accepted");
-      } catch (const Error& e) {
-        QCOMPARE(e.kind(), Error::Kind::Usage);
-        QVERIFY2(std::string(e.what()).find("model.layers.0.mlp.gate_proj.weight") != std::string::npos, e.what());
-      }
+      const MaskSummary s = select_mask(*f, MaskSpec::parse("", scope), pool(1));
+      QVERIFY(!s.tensors[0].kept_whole);
+      QCOMPARE(s.tensors[0].kept, std::int64_t{8});
+      QVERIFY(s.tensors[1].kept_whole);
+      QCOMPARE(s.tensors[1].kept, std::int64_t{12});
+      QCOMPARE(s.kept, std::int64_t{20});
     }
   }
 

@@ -35,8 +35,9 @@ enum class MaskScope : std::uint8_t {
   NM,         ///< keep the N largest of every M consecutive weights along the input dimension
               ///< (dim 1) at fixed other indices, as NVIDIA ASP's m4n2_1d: [out, in] rows are cut
               ///< into groups of M; [out, in, kh, kw] groups M input channels at each (out, kh, kw).
-              ///< Ties: lower index first. Tensors of rank < 2 (biases, norms) are kept whole
-              ///< (MaskTensorSummary::kept_whole). Dim 1 must be a multiple of M.
+              ///< Ties: lower index first. Tensors that cannot be grouped (rank < 2: biases,
+              ///< norms; dim 1 not a multiple of M: a first conv on 1 or 3 channels) are kept
+              ///< whole and listed (MaskTensorSummary::kept_whole), as NVIDIA ASP skips them.
   Threshold,  ///< keep scores >= threshold
 };
 
@@ -63,7 +64,7 @@ struct MaskSpec {
 struct MaskTensorSummary {
   std::string name;
   std::int64_t kept = 0, total = 0;
-  bool kept_whole = false;  ///< N:M: rank < 2, so not structured: every non-NaN element kept
+  bool kept_whole = false;  ///< N:M: not groupable (see MaskScope::NM): every non-NaN element kept
   double density() const { return total ? static_cast<double>(kept) / static_cast<double>(total) : 0; }
 };
 

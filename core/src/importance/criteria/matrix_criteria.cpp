@@ -86,18 +86,22 @@ class SpectralCriterion final : public Criterion {
         case Spectral::Norm:
           return CriterionInfo{"spectral-norm", "sigma_max(W)", ww, false, false, {}, kConvParam};
         case Spectral::StableRank:
-          return CriterionInfo{"stable-rank",
-                               "||W||_F^2 / sigma_max^2",
-                               "Rudelson & Vershynin 2007; WeightWatcher",
-                               false, false, {}, kConvParam};
+          return CriterionInfo{
+              "stable-rank", "||W||_F^2 / sigma_max^2", "Rudelson & Vershynin 2007; WeightWatcher", false, false, {},
+              kConvParam};
         case Spectral::EffectiveRank:
           return CriterionInfo{"effective-rank",
                                "exp(H(p)), p_i = sigma_i / sum_j sigma_j",
                                "Roy & Vetterli 2007, The effective rank",
-                               false, false, {}, kConvParam};
+                               false,
+                               false,
+                               {},
+                               kConvParam};
         case Spectral::Alpha:
-          return CriterionInfo{"alpha", "power-law exponent of the eigenvalues of W^T W (MLE, xmin by KS distance)",
-                               ww,      false, false, {}, kConvParam};
+          return CriterionInfo{"alpha",   "power-law exponent of the eigenvalues of W^T W (MLE, xmin by KS distance)",
+                               ww,        false,
+                               false,     {},
+                               kConvParam};
         case Spectral::AlphaWeighted:
           return CriterionInfo{"alpha-weighted", "alpha * log10(lambda_max)", ww, false, false, {}, kConvParam};
       }
