@@ -42,7 +42,7 @@ void run_compare(CompareOptions o, Context& ctx) {
   const auto fa = make_score_field(model, tensors, opened.criterion(o.a), in_a);
   const auto fb = make_score_field(model, tensors, opened.criterion(o.b), in_b);
   const double top = parse_fraction(o.top, "--top");
-  ProgressBar bar("compare", "elem");
+  ProgressBar bar("compare", "elem", stored_bytes_per_element(model, tensors));
   const CriteriaComparison c = compare_criteria(*fa, *fb, top, ctx.pool(), {&ctx.cancel, bar.callback()});
   bar.done();
 

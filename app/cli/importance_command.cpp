@@ -57,7 +57,7 @@ void run_importance(const ImportanceOptions& o, Context& ctx) {
     if (g != Granularity::Tensor && g != Granularity::Block)
       throw usage_error("criterion " + criterion.info().name +
                         " gives one value per matrix: use --granularity tensor or block");
-    ProgressBar bar(criterion.info().name, "elem");
+    ProgressBar bar(criterion.info().name, "elem", stored_bytes_per_element(model, tensors));
     maps = matrix_scores(model, tensors, criterion, inputs, r, pool, {&ctx.cancel, bar.callback()});
     maps.granularity = g;
     if (g == Granularity::Block) maps.maps.erase(maps.maps.begin(), maps.maps.end());
@@ -71,7 +71,7 @@ void run_importance(const ImportanceOptions& o, Context& ctx) {
     const auto field = make_score_field(model, tensors, criterion, inputs);
     const bool need_summary = !o.summary.empty() || o.json || g != Granularity::Element;
     if (g == Granularity::Element && !o.output.empty()) {
-      ProgressBar bar("write " + criterion.info().name, "elem");
+      ProgressBar bar("write " + criterion.info().name, "elem", stored_bytes_per_element(model, tensors));
       const JobControl control{&ctx.cancel, bar.callback()};
       if (is_hdf5_path(o.output))
         write_element_maps_hdf5(o.output, *field, prov, pool, control);
@@ -79,7 +79,7 @@ void run_importance(const ImportanceOptions& o, Context& ctx) {
         write_element_maps_npy(o.output, *field, prov, pool, control);
     }
     if (need_summary) {
-      ProgressBar bar(criterion.info().name, "elem");
+      ProgressBar bar(criterion.info().name, "elem", stored_bytes_per_element(model, tensors));
       maps = reduce_scores(*field, g == Granularity::Element ? Granularity::Tensor : g, r, heads, pool,
                            {&ctx.cancel, bar.callback()});
       maps.granularity = g;

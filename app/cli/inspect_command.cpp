@@ -220,7 +220,7 @@ void run_inspect(const InspectOptions& opt, Context& ctx) {
       const Checkpoint c = open_checkpoint(path);
       std::optional<std::vector<TensorStats>> stats;
       if (opt.stats) {
-        ProgressBar bar("stats " + c.path().filename().string(), "elem");
+        ProgressBar bar("stats " + c.path().filename().string(), "elem", stored_bytes_per_element(c));
         JobControl control{&ctx.cancel, bar.callback()};
         stats = compute_stats(c, pool, control);
       }

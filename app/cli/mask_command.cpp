@@ -38,7 +38,7 @@ void run_mask(const MaskOptions& o, Context& ctx) {
   if (inputs.stats) metadata.emplace_back("paramscope.stats", inputs.stats->path().string());
   if (inputs.base) metadata.emplace_back("paramscope.base", inputs.base->path().string());
 
-  ProgressBar bar("mask " + criterion.info().name, "elem");
+  ProgressBar bar("mask " + criterion.info().name, "elem", stored_bytes_per_element(model, tensors));
   const MaskSummary s = write_mask(o.output, *field, spec, dtype, ctx.pool(), {&ctx.cancel, bar.callback()}, metadata);
   bar.done();
   if (o.json) {

@@ -6,11 +6,26 @@
 
 #include <fmt/format.h>
 
+#include "paramscope/checkpoint.h"
+
 namespace paramscope::cli {
 
-ProgressBar::ProgressBar(std::string label, std::string unit)
+double stored_bytes_per_element(const Checkpoint& checkpoint, const std::vector<std::size_t>& tensors) {
+  double bytes = 0, elements = 0;
+  auto add = [&](const Tensor& t) {
+    bytes += static_cast<double>(t.nbytes());
+    elements += static_cast<double>(t.numel());
+  };
+  if (tensors.empty())
+    for (const Tensor& t : checkpoint.tensors()) add(t);
+  for (std::size_t i : tensors) add(checkpoint.tensors()[i]);
+  return elements > 0 ? bytes / elements : 0;
+}
+
+ProgressBar::ProgressBar(std::string label, std::string unit, double bytes_per_unit)
     : label_(std::move(label)),
       unit_(std::move(unit)),
+      bytes_per_unit_(bytes_per_unit),
       enabled_(::isatty(STDERR_FILENO) == 1),
       start_(std::chrono::steady_clock::now()) {}
 
@@ -35,8 +50,12 @@ void ProgressBar::draw(std::uint64_t done, std::uint64_t total) {
   if (secs > 0.2 && !unit_.empty()) rate = fmt::format("  {:.1f} M{}/s", static_cast<double>(done) / secs / 1e6, unit_);
   std::string eta;
   if (secs > 0.5 && frac > 0.01 && frac < 1) eta = fmt::format("  ETA {:.0f}s", secs / frac - secs);
-  std::fprintf(stderr, "\r%s [%s] %3.0f%%%s%s\033[K", label_.c_str(), bar.c_str(), frac * 100, rate.c_str(),
-               eta.c_str());
+  std::string bytes;
+  if (bytes_per_unit_ > 0)
+    bytes = fmt::format("  {:.2f}/{:.2f} GB", static_cast<double>(done) * bytes_per_unit_ / 1e9,
+                        static_cast<double>(total) * bytes_per_unit_ / 1e9);
+  std::fprintf(stderr, "\r%s [%s] %3.0f%%%s%s%s\033[K", label_.c_str(), bar.c_str(), frac * 100, bytes.c_str(),
+               rate.c_str(), eta.c_str());
   std::fflush(stderr);
   drawn_ = true;
 }
