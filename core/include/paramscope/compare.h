@@ -40,7 +40,7 @@ struct CriteriaComparison {
 /// Compares two fields over the same tensors (same names and shapes, in the same order).
 /// Elements where either score is NaN are left out. A block ranks all its tensors' elements
 /// together, as does the overall unit. Units up to 2^25 elements are ranked exactly in memory
-/// (16 bytes per element, 512 MiB at most); larger ones with two-level rank histograms streamed
+/// (20 bytes per element, 640 MiB at most); larger ones with two-level rank histograms streamed
 /// three or four times (see CriteriaAgreement::exact), with memory bounded whatever the model
 /// size. Results do not depend on the number of threads (integer sums throughout).
 /// throws Error(Usage) if the fields do not match or top_fraction is outside [0, 1],

@@ -13,25 +13,28 @@ namespace {
 
 using mask::score_key;
 
-/// Sorts (key << 32 | index) values: in place by the key's high 16 bits (American flag sort),
-/// then each bucket on the pool. The values are distinct, so any correct sort gives one result.
-void sort_pairs(std::vector<std::uint64_t>& v, ThreadPool& pool) {
+/// One stable counting-sort pass of (key << 32 | index) values by 16 bits of the key.
+void counting_pass(const std::vector<std::uint64_t>& in, std::vector<std::uint64_t>& out, int shift) {
   constexpr std::size_t kBuckets = 65536;
-  std::vector<std::size_t> next(kBuckets + 1, 0), end(kBuckets, 0);
-  for (std::uint64_t x : v) ++next[(x >> 48) + 1];
-  for (std::size_t b = 0; b < kBuckets; ++b) next[b + 1] += next[b];
-  for (std::size_t b = 0; b < kBuckets; ++b) end[b] = next[b + 1];
-  std::vector<std::size_t> start(next.begin(), next.end() - 1);
-  for (std::size_t b = 0; b < kBuckets; ++b)
-    while (next[b] < end[b]) {
-      std::uint64_t x = v[next[b]];
-      for (std::size_t d = x >> 48; d != b; d = x >> 48) std::swap(x, v[next[d]++]);
-      v[next[b]++] = x;
-    }
-  pool.parallel_for(kBuckets, 256, [&](std::size_t b0, std::size_t b1) {
-    for (std::size_t b = b0; b < b1; ++b)
-      std::sort(v.begin() + static_cast<std::ptrdiff_t>(start[b]), v.begin() + static_cast<std::ptrdiff_t>(end[b]));
-  });
+  std::vector<std::size_t> at(kBuckets + 1, 0);
+  for (std::uint64_t x : in) ++at[((x >> shift) & 0xFFFF) + 1];
+  for (std::size_t b = 0; b < kBuckets; ++b) at[b + 1] += at[b];
+  for (std::uint64_t x : in) out[at[(x >> shift) & 0xFFFF]++] = x;
+}
+
+/// Sorts (key << 32 | index) values whose indices ascend: a stable LSD radix sort by the key
+/// (low 16 bits, then high 16), so equal keys keep ascending indices and the values end up in
+/// full order. Scores of 16-bit weights have no low key bits: one pass then.
+void sort_pairs(std::vector<std::uint64_t>& v) {
+  std::uint64_t low_bits = 0;
+  for (std::uint64_t x : v) low_bits |= x;
+  std::vector<std::uint64_t> tmp(v.size());
+  if ((low_bits >> 32) & 0xFFFF) {
+    counting_pass(v, tmp, 32);
+    v.swap(tmp);
+  }
+  counting_pass(v, tmp, 48);
+  v.swap(tmp);
 }
 
 /// Walks groups of equal keys in sorted pairs: fn(index, doubled average rank, in top-k).
@@ -88,7 +91,7 @@ CriteriaAgreement memory_agreement(const UnitPair& unit, double top_fraction, Th
   RankSums sums;
   sums.n = n;
   // a: doubled rank (< 2^31 for n <= 2^29) and top-k membership in the high bit, by position.
-  sort_pairs(pairs, pool);
+  sort_pairs(pairs);
   std::vector<std::uint32_t> rank_a(n);
   sums.rr = for_ranks(pairs, k, [&](std::uint32_t i, std::uint64_t r, bool top) {
     rank_a[i] = static_cast<std::uint32_t>(r) | (top ? 0x80000000u : 0u);
@@ -96,7 +99,7 @@ CriteriaAgreement memory_agreement(const UnitPair& unit, double top_fraction, Th
   progress.throw_if_cancelled();
   for (std::size_t i = 0; i < n; ++i) pairs[i] = static_cast<std::uint64_t>(kb[i]) << 32 | i;
   std::vector<std::uint32_t>().swap(kb);
-  sort_pairs(pairs, pool);
+  sort_pairs(pairs);
   std::uint64_t both = 0;
   sums.ss = for_ranks(pairs, k, [&](std::uint32_t i, std::uint64_t s, bool top) {
     sums.rs += static_cast<u128>(rank_a[i] & 0x7FFFFFFFu) * s;
