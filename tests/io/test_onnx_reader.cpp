@@ -13,10 +13,11 @@
 #include <cstring>
 #include <set>
 
+#include "error_kind.h"
 #include "io/readers.h"
+#include "malformed.h"
 #include "paramscope/checkpoint.h"
 #include "paramscope/error.h"
-#include "error_kind.h"
 #include "test_paths.h"
 #include "util/mapped_file.h"
 
@@ -56,7 +57,6 @@ bool same_value(float got, const QJsonValue& want) {
   return got == static_cast<float>(want.toDouble());
 }
 
-
 // Each model of tests/data/malformed/onnx/, the Error kind it must raise and a phrase of the message.
 struct Malformed {
   const char* file;
@@ -88,7 +88,8 @@ const Malformed kMalformed[] = {
     {"external_escapes_folder", "BadInput", "external data location '../outside.bin' leaves the model's folder"},
     {"external_absolute_path", "BadInput", "external data location '/etc/passwd' is an absolute path"},
     {"external_file_missing", "Io", "external data file 'missing.bin' does not exist"},
-    {"external_offset_beyond_file", "BadInput", "external data [1024, 1024 + 16) reaches past the end of 'external_side.bin' (16 bytes)"},
+    {"external_offset_beyond_file", "BadInput",
+     "external data [1024, 1024 + 16) reaches past the end of 'external_side.bin' (16 bytes)"},
     {"external_length_mismatch", "BadInput", "external data length 12 does not match its dtype and shape (16 bytes)"},
 };
 
@@ -99,16 +100,20 @@ constexpr std::int64_t kHuge = 600'000'000;  // elements of big_external.onnx's 
 class TestOnnxReader : public QObject {
   Q_OBJECT
 
-private slots:
+ private slots:
   void matches_fixture_data() {
     QTest::addColumn<QString>("model");
     QTest::addColumn<QString>("expected");
-    QTest::newRow("torch export") << "onnx/tiny_cnn.onnx" << "onnx/tiny_cnn.json";
-    QTest::newRow("torch export, unfolded, initializers as inputs")
-        << "onnx/tiny_cnn_unfolded.onnx" << "onnx/tiny_cnn_unfolded.json";
-    QTest::newRow("weights in Constant nodes") << "onnx/constants_only.onnx" << "onnx/constants_only.json";
-    QTest::newRow("typed fields") << "onnx/typed_fields.onnx" << "onnx/typed_fields.json";
-    QTest::newRow("external data") << "onnx/external/model.onnx" << "onnx/external/model.json";
+    QTest::newRow("torch export") << "onnx/tiny_cnn.onnx"
+                                  << "onnx/tiny_cnn.json";
+    QTest::newRow("torch export, unfolded, initializers as inputs") << "onnx/tiny_cnn_unfolded.onnx"
+                                                                    << "onnx/tiny_cnn_unfolded.json";
+    QTest::newRow("weights in Constant nodes") << "onnx/constants_only.onnx"
+                                               << "onnx/constants_only.json";
+    QTest::newRow("typed fields") << "onnx/typed_fields.onnx"
+                                  << "onnx/typed_fields.json";
+    QTest::newRow("external data") << "onnx/external/model.onnx"
+                                   << "onnx/external/model.json";
   }
   // Names, order, dtypes, shapes and every value; then the metadata, entry by entry.
   void matches_fixture() {
@@ -140,7 +145,9 @@ private slots:
         sum += g;
         if (!same_value(g, values[k]))
           QFAIL(qPrintable(QString("%1[%2] = %3, expected %4")
-                               .arg(QString::fromStdString(t.name())).arg(k).arg(double(g), 0, 'g', 9)
+                               .arg(QString::fromStdString(t.name()))
+                               .arg(k)
+                               .arg(double(g), 0, 'g', 9)
                                .arg(values[k].toVariant().toString())));
       }
       if (e["sum"].isDouble()) QVERIFY(std::abs(sum - e["sum"].toDouble()) <= 1e-6 * (1 + std::abs(sum)));
@@ -288,11 +295,7 @@ private slots:
   void malformed_corpus_is_complete() {
     std::set<std::string> known;
     for (const auto& m : kMalformed) known.insert(m.file);
-    const QDir dir(QString::fromStdString(test::data("malformed/onnx").string()));
-    const auto files = dir.entryList({"*.onnx"}, QDir::Files);
-    for (const auto& f : files)
-      QVERIFY2(known.count(f.chopped(5).toStdString()), qPrintable(f + " has no expectation in kMalformed"));
-    QCOMPARE(static_cast<std::size_t>(files.size()), known.size());
+    test::expect_corpus_complete(test::data("malformed/onnx"), "onnx", known);
   }
 
   void input_is_not_modified() {

@@ -3,12 +3,15 @@
 // the file is left unchanged.
 #pragma once
 
+#include <QDir>
 #include <QString>
 #include <QTest>
 
 #include <filesystem>
 #include <fstream>
 #include <iterator>
+#include <set>
+#include <string>
 #include <vector>
 
 #include "paramscope/checkpoint.h"
@@ -37,6 +40,18 @@ inline void expect_clear_error(const std::filesystem::path& p, const QString& me
     QVERIFY2(!what.contains('\n'), e.what());  // one line
   }
   if (file) QVERIFY2(file_contents(p) == before, "the input file was changed");
+}
+
+/// Every `*.<ext>` file of a corpus folder has an expectation (by base name), and the other way
+/// round, so no broken file is silently skipped.
+inline void expect_corpus_complete(const std::filesystem::path& folder, const QString& ext,
+                                   const std::set<std::string>& known) {
+  const QDir dir(QString::fromStdString(folder.string()));
+  const auto files = dir.entryList({"*." + ext}, QDir::Files);
+  for (const auto& f : files)
+    QVERIFY2(known.count(f.chopped(static_cast<int>(ext.size()) + 1).toStdString()),
+             qPrintable(f + " has no expectation in kMalformed"));
+  QCOMPARE(static_cast<std::size_t>(files.size()), known.size());
 }
 
 }  // namespace paramscope::test
