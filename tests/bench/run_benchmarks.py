@@ -164,6 +164,14 @@ def bench_importance(cli, checkpoint, files, size, env, cold=False):
                 "  - command: mask\n    top: 10%\n    scope: global\n    output: mask.safetensors\n")
     results = {}
     prepare = drop_caches if cold else (lambda: None)
+
+    def clear_outputs():
+        # The previous run's outputs go first, untimed, as the floor's file does: replacing a
+        # multi-GB file frees its blocks inside rename() or open(), which is not what is measured.
+        for name in ("rows.h5", "mask.safetensors", "numpy-mask.safetensors"):
+            if os.path.exists(os.path.join(tmp, name)):
+                os.remove(os.path.join(tmp, name))
+
     for rep in range(1 if cold else 2):
         prepare()
         dt, n = read_floor(files)
@@ -171,10 +179,12 @@ def bench_importance(cli, checkpoint, files, size, env, cold=False):
         # The mask is one byte per scored weight; the row map is small.
         results.setdefault("read + write mask", []).append((dt + write_floor(os.path.join(tmp, "floor.bin"), scored), 0.0))
         if with_numpy:
+            clear_outputs()
             prepare()
             dt, out, rss = run_rss(["/usr/bin/python3", os.path.join(HERE, "numpy_importance.py"), checkpoint,
                                     os.path.join(tmp, "numpy-mask.safetensors")], env)
             results.setdefault("numpy", []).append((dt, rss))
+        clear_outputs()
         prepare()
         dt, out, rss = run_rss([cli, "jobs", job], env)
         results.setdefault("paramscope", []).append((dt, rss))

@@ -91,6 +91,16 @@ private slots:
     QCOMPARE(c.metadata().at(0).second, std::string("pt"));
   }
 
+  // A header of 0x80 (or 0x180, ...) bytes makes the file's first byte 0x80, a pickle's PROTO
+  // opcode: detection must still see safetensors (found by a mask test).
+  void header_size_starting_with_pickle_opcode() {
+    const std::string value(128 - std::string(R"({"__metadata__":{"k":""}})").size(), 'x');
+    write_safetensors(out("x80.safetensors"), {}, {{"k", value}});
+    QCOMPARE(read_bytes(out("x80.safetensors")).at(0), static_cast<unsigned char>(0x80));
+    const Checkpoint c = open_checkpoint(out("x80.safetensors"));
+    QCOMPARE(c.metadata().at(0).second, value);
+  }
+
   void writer_orders_like_reference() {
     // Descending dtype alignment (the reference's enum order), then name.
     const std::vector<std::byte> one(8, std::byte{0});

@@ -158,17 +158,27 @@ def mask_reference():
         ("nm_4_8", {"scope": "nm", "top": "", "n": 4, "m": 8, "scope_arg": "4:8"}),
         ("threshold", {"scope": "threshold", "top": "0.75", "threshold": 0.75}),
     ]
-    st = {"table": table}
+    # The same codes through the table rounded to bf16 (scores of bf16 weights: every key of a
+    # sign ends in the same 16 bits, so selections take their one-pass path; the float32
+    # clusters collapse into large tie groups).
+    table_bf16 = bf16(table)
+    values_bf16 = [table_bf16[c] for c in cs]
+    cases += [
+        ("global_10pct_bf16", {"scope": "global", "top": "10%", "fraction": 0.1, "table": "bf16"}),
+        ("global_37pct_bf16", {"scope": "global", "top": "37%", "fraction": 0.37, "table": "bf16"}),
+        ("tensor_10pct_bf16", {"scope": "tensor", "top": "10%", "fraction": 0.1, "table": "bf16"}),
+    ]
+    st = {"table": table, "table_bf16": table_bf16}
     for (name, shape), c in zip(tensors, cs):
         st["codes." + name] = c
     out_cases = []
     for case, spec in cases:
-        masks, extra = select(values, spec)
+        masks, extra = select(values_bf16 if spec.get("table") == "bf16" else values, spec)
         bits = np.concatenate([m.ravel() for m in masks])
         st["mask." + case] = np.packbits(bits, bitorder="little")
         entry = {"name": case, "scope": spec.get("scope_arg", spec["scope"]), "top": spec["top"],
                  "kept": int(bits.sum()), "total": int(bits.size),
-                 "tensor_kept": [int(m.sum()) for m in masks]}
+                 "tensor_kept": [int(m.sum()) for m in masks], "table": spec.get("table", "float32")}
         entry.update(extra)
         out_cases.append(entry)
         print(case, entry["kept"], extra, file=sys.stderr)

@@ -9,6 +9,7 @@
 #include <QTemporaryDir>
 #include <QTest>
 
+#include <atomic>
 #include <cmath>
 #include <limits>
 #include <map>
@@ -18,6 +19,7 @@
 #include "json_file.h"
 #include "paramscope/checkpoint.h"
 #include "paramscope/error.h"
+#include "paramscope/importance.h"
 #include "paramscope/mask.h"
 #include "paramscope/writers.h"
 #include "test_paths.h"
@@ -71,11 +73,12 @@ ThreadPool& pool(int threads) {
 struct Reference {
   Checkpoint file = open_checkpoint(test::data("mask/masks.safetensors"));
   QJsonObject json = test::read_json(test::data("mask/masks.json"));
-  Field scores;
+  Field scores = through("table");
+  Field scores_bf16 = through("table_bf16");  ///< the same codes, scores rounded to bf16
 
-  Reference() {
+  Field through(const std::string& table_name) const {
     std::vector<float> table(256);
-    file.at("table").read_f32(0, table);
+    file.at(table_name).read_f32(0, table);
     std::vector<std::string> names;
     std::vector<Shape> shapes;
     std::vector<std::vector<float>> values;
@@ -87,7 +90,12 @@ struct Reference {
       for (std::byte c : codes.raw_bytes()) v.push_back(table[static_cast<std::size_t>(c)]);
       values.push_back(std::move(v));
     }
-    scores = field(std::move(names), std::move(shapes), std::move(values));
+    return field(std::move(names), std::move(shapes), std::move(values));
+  }
+
+  /// The scores a case selects from.
+  const ScoreField& scores_of(const QJsonObject& kase) const {
+    return kase["table"].toString() == "bf16" ? *scores_bf16 : *scores;
   }
 
   QJsonObject kase(const QString& name) const {
@@ -447,7 +455,7 @@ class TestMask : public QObject {
     QFETCH(int, threads);
     const QJsonObject c = ref().kase(kase);
     const MaskSpec spec = MaskSpec::parse(c["top"].toString().toStdString(), c["scope"].toString().toStdString());
-    const Selected s = select_bits(*ref().scores, spec, pool(threads), mask::MaskTuning{chunk, memory_unit});
+    const Selected s = select_bits(ref().scores_of(c), spec, pool(threads), mask::MaskTuning{chunk, memory_unit});
     const std::string want = ref().expected_bits(kase);
     QVERIFY2(s.bits == want, first_difference(s.bits, want).constData());
     QCOMPARE(s.summary.kept, static_cast<std::int64_t>(c["kept"].toInteger()));
@@ -465,11 +473,129 @@ class TestMask : public QObject {
     }
   }
 
+  // Passes a selection makes, counted as elements read: scores of bf16 weights (every key of a
+  // sign ends in the same 16 bits) need one histogram pass, other floats two. Ties are settled
+  // by the writer, never by another pass.
+  void selection_passes_data() {
+    QTest::addColumn<QString>("kase");
+    QTest::addColumn<int>("passes");
+    QTest::addRow("float32 global") << "global_10pct" << 2;
+    QTest::addRow("bf16 global") << "global_10pct_bf16" << 1;
+    QTest::addRow("bf16 global 37pct") << "global_37pct_bf16" << 1;
+    QTest::addRow("bf16 tensor") << "tensor_10pct_bf16" << 1;
+  }
+  void selection_passes() {
+    QFETCH(QString, kase);
+    QFETCH(int, passes);
+    class Counting final : public ScoreField {
+     public:
+      explicit Counting(const ScoreField& f) : ScoreField(f.tensors()), f_(f) {}
+      void scores(std::size_t i, std::int64_t first, std::span<float> out) const override {
+        read += static_cast<std::int64_t>(out.size());
+        f_.scores(i, first, out);
+      }
+      mutable std::atomic<std::int64_t> read{0};
+
+     private:
+      const ScoreField& f_;
+    };
+    const QJsonObject c = ref().kase(kase);
+    const Counting counting(ref().scores_of(c));
+    const MaskSpec spec = MaskSpec::parse(c["top"].toString().toStdString(), c["scope"].toString().toStdString());
+    const JobControl control;
+    mask::StagedProgress progress(control, counting.elements());
+    // memory_unit 0: every tensor streamed, as large ones are.
+    const mask::MaskPlan plan = mask::plan_mask(counting, spec, pool(2), progress, mask::MaskTuning{4099, 0}, false);
+    QCOMPARE(counting.read.load(), passes * static_cast<std::int64_t>(counting.elements()));
+    QCOMPARE(plan.summary.kept, static_cast<std::int64_t>(c["kept"].toInteger()));
+  }
+
+  // Magnitude scores of 16-bit weights come from a table of all 65536 stored values (one pass
+  // over the codes, marks by table lookup). They must select exactly what the float path does
+  // (checked against numpy above): the same checkpoint through a field that hides its codes.
+  void coded_scores_match_float_path_data() {
+    QTest::addColumn<QString>("dtype");
+    QTest::addColumn<QString>("top");
+    QTest::addColumn<QString>("scope");
+    QTest::addColumn<qint64>("chunk");
+    QTest::addColumn<int>("threads");
+    for (const char* dt : {"BF16", "F16"})
+      for (int threads : {1, 2})
+        for (qint64 chunk : {qint64{kDefaultChunk}, qint64{4099}}) {
+          QTest::addRow("%s global 10pct %lld %dt", dt, chunk, threads) << dt << "10%" << "global" << chunk << threads;
+          QTest::addRow("%s global 37pct %lld %dt", dt, chunk, threads) << dt << "37%" << "global" << chunk << threads;
+          QTest::addRow("%s global count %lld %dt", dt, chunk, threads) << dt << "12345" << "global" << chunk << threads;
+          QTest::addRow("%s tensor 10pct %lld %dt", dt, chunk, threads) << dt << "10%" << "tensor" << chunk << threads;
+          QTest::addRow("%s row 30pct %lld %dt", dt, chunk, threads) << dt << "30%" << "row" << chunk << threads;
+          QTest::addRow("%s threshold %lld %dt", dt, chunk, threads) << dt << "0.75" << "threshold" << chunk << threads;
+        }
+  }
+  void coded_scores_match_float_path() {
+    QFETCH(QString, dtype);
+    QFETCH(QString, top);
+    QFETCH(QString, scope);
+    QFETCH(qint64, chunk);
+    QFETCH(int, threads);
+    // Weights: the reference codes through its float32 table, stored as bf16 or f16 (ties,
+    // -0/+0, NaN and both signs, so |w| folds pairs of codes onto one score).
+    QTemporaryDir dir;
+    const fs::path file = tmp_path(dir, "w.safetensors").toStdString();
+    const auto& ts = ref().scores->tensors();
+    std::vector<std::vector<float>> values(ts.size());
+    std::vector<TensorToWrite> out;
+    for (std::size_t i = 0; i < ts.size(); ++i) {
+      values[i].resize(static_cast<std::size_t>(ts[i].numel));
+      ref().scores->scores(i, 0, values[i]);
+      out.push_back(TensorToWrite::from_floats(ts[i].name, *dtype_from_name(dtype.toStdString()), ts[i].shape, values[i]));
+    }
+    write_safetensors(file, out);
+    const Checkpoint model = open_checkpoint(file);
+    TensorSelection all;
+    all.all_tensors = true;
+    const auto field = make_score_field(model, select_tensors(model, all), CriterionRegistry::builtin().get("magnitude"), {});
+    for (std::size_t i = 0; i < field->size(); ++i) QVERIFY(field->coded(i).has_value());
+
+    class FloatsOnly final : public ScoreField {
+     public:
+      explicit FloatsOnly(const ScoreField& f) : ScoreField(f.tensors()), f_(f) {}
+      void scores(std::size_t i, std::int64_t first, std::span<float> o) const override {
+        read += static_cast<std::int64_t>(o.size());
+        f_.scores(i, first, o);
+      }
+      mutable std::atomic<std::int64_t> read{0};
+
+     private:
+      const ScoreField& f_;
+    };
+    const MaskSpec spec = MaskSpec::parse(top.toStdString(), scope.toStdString());
+    const mask::MaskTuning tuning{chunk, 0};  // memory_unit 0: tensors and rows streamed
+    const Selected coded = select_bits(*field, spec, pool(threads), tuning);
+    const FloatsOnly floats(*field);
+    const Selected plain = select_bits(floats, spec, pool(threads), tuning);
+    QVERIFY(floats.read.load() > 0);
+    QVERIFY2(coded.bits == plain.bits, first_difference(coded.bits, plain.bits).constData());
+    QCOMPARE(coded.summary.kept, plain.summary.kept);
+    QCOMPARE(coded.summary.ties_kept, plain.summary.ties_kept);
+    QCOMPARE(coded.summary.threshold.has_value(), plain.summary.threshold.has_value());
+    if (coded.summary.threshold) QCOMPARE(*coded.summary.threshold, *plain.summary.threshold);
+    for (std::size_t i = 0; i < field->size(); ++i)
+      QCOMPARE(coded.summary.tensors[i].kept, plain.summary.tensors[i].kept);
+    // The written file too (the writer's order and the tie budget across tensors).
+    const fs::path mpath = tmp_path(dir, "m.safetensors").toStdString();
+    const MaskSummary sum = mask::write_mask(mpath, *field, spec, DType::BOOL, pool(threads), {}, {}, tuning);
+    QCOMPARE(sum.kept, plain.summary.kept);
+    const Checkpoint m = open_checkpoint(mpath);
+    std::string bits;
+    for (const auto& t : field->tensors())  // field order: the checkpoint's
+      for (std::byte b : m.at(t.name).raw_bytes()) bits += b == std::byte{1} ? '1' : '0';
+    QVERIFY2(bits == plain.bits, first_difference(bits, plain.bits).constData());
+  }
+
   // ---- the written file ----
   void write_mask_reads_back_data() {
     QTest::addColumn<QString>("kase");
     QTest::addColumn<QString>("dtype");
-    for (const char* k : {"global_10pct", "row_30pct", "nm_2_4"})
+    for (const char* k : {"global_10pct", "global_10pct_bf16", "tensor_10pct_bf16", "row_30pct", "nm_2_4"})
       for (const char* d : {"BOOL", "U8"}) QTest::addRow("%s %s", k, d) << k << d;
   }
   void write_mask_reads_back() {
@@ -480,7 +606,7 @@ class TestMask : public QObject {
     const DType dt = *dtype_from_name(dtype.toStdString());
     QTemporaryDir dir;
     const fs::path path = tmp_path(dir, "mask.safetensors").toStdString();
-    const MaskSummary sum = mask::write_mask(path, *ref().scores, spec, dt, pool(2), {}, {{"criterion", "magnitude"}},
+    const MaskSummary sum = mask::write_mask(path, ref().scores_of(c), spec, dt, pool(2), {}, {{"criterion", "magnitude"}},
                                              mask::MaskTuning{1000, 0});
     QCOMPARE(sum.kept, static_cast<std::int64_t>(c["kept"].toInteger()));
     const Checkpoint m = open_checkpoint(path);

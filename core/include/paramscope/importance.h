@@ -73,6 +73,9 @@ class TensorScorer {
   virtual void score(std::int64_t first, std::span<const float> w, std::span<float> out) const = 0;
   /// Pages of auxiliary inputs (base, statistics) for the range can leave memory.
   virtual void release(std::int64_t /*first*/, std::int64_t /*count*/) const noexcept {}
+  /// True if an element's score depends on its weight value alone (not on its position or on
+  /// other inputs), so scores of 16-bit weights can come from a table of all 65536 values.
+  virtual bool value_only() const noexcept { return false; }
 };
 
 /// What a per-matrix criterion says about one tensor.

@@ -5,6 +5,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <span>
 #include <string>
 #include <vector>
@@ -39,6 +40,16 @@ class ScoreField {
   /// Hint that elements [first, first + count) of tensor i will not be scored again soon, so
   /// mapped input pages can leave the resident set.
   virtual void release(std::size_t /*i*/, std::int64_t /*first*/, std::int64_t /*count*/) const noexcept {}
+
+  /// Scores of tensor i as a table lookup of its stored 16-bit values (|w| of bf16 or f16
+  /// weights): score of element j = (*table)[codes[j]], exactly what scores() gives. Lets
+  /// selections histogram codes instead of scores. Tensors that share a table share the pointer.
+  struct Coded {
+    std::span<const std::uint16_t> codes;
+    const std::vector<float>* table = nullptr;  ///< 65536 scores, owned by the field
+  };
+  /// Tensor i's codes and table, if its scores are a function of 16-bit stored values.
+  virtual std::optional<Coded> coded(std::size_t /*i*/) const { return std::nullopt; }
 
  protected:
   explicit ScoreField(std::vector<ScoredTensor> tensors) : tensors_(std::move(tensors)) {}

@@ -39,7 +39,8 @@ struct TensorToWrite {
 
 /// Writes a safetensors file as the reference implementation does: 8-byte little-endian header
 /// size, compact JSON ("__metadata__" first) padded with spaces to a multiple of 8, then the
-/// tensors contiguous, ordered by descending dtype alignment and then name.
+/// tensors contiguous, ordered by descending dtype alignment and then name. Fillers are called
+/// tensor by tensor in the order of `tensors`, each tensor's bytes in order.
 /// throws Error(Usage) for duplicate names or non-plain dtypes, Error(Io) if writing fails.
 void write_safetensors(const std::filesystem::path& path, const std::vector<TensorToWrite>& tensors,
                        const std::vector<std::pair<std::string, std::string>>& metadata = {});

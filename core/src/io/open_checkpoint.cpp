@@ -66,12 +66,14 @@ Checkpoint open_checkpoint(const fs::path& path) {
   if (starts("\x89HDF\r\n\x1a\n", 8)) return io::open_keras(path);
   if (starts("PK\x03\x04", 4) && ends_with(name, ".keras")) return io::open_keras(path);  // Keras 3 archive
   if (starts("PK\x03\x04", 4) || starts("PK\x05\x06", 4)) return io::open_pytorch(path);
+  // safetensors: 8-byte little-endian header size, then a JSON object. Checked before the pickle
+  // opcode, since a header size can start with byte 0x80 (a legacy torch file's byte 8 is part
+  // of its magic number, never '{').
+  if (got >= 9 && head[8] == '{' && !ends_with(name, ".index.json")) return io::open_safetensors(path);
   if (head[0] == 0x80) return io::open_pytorch(path);  // pickle PROTO opcode: legacy torch.save
   if (ends_with(name, ".index.json")) {
     return ends_with(name, ".safetensors.index.json") ? io::open_safetensors(path) : io::open_pytorch(path);
   }
-  // safetensors: 8-byte little-endian header size, then a JSON object.
-  if (got >= 9 && head[8] == '{') return io::open_safetensors(path);
   if (ends_with(name, ".safetensors")) return io::open_safetensors(path);
   if (ends_with(name, ".onnx")) return io::open_onnx(path);
   if (ends_with(name, ".h5") || ends_with(name, ".hdf5") || ends_with(name, ".keras"))

@@ -34,33 +34,41 @@ ChunkPlan::ChunkPlan(const ChunkReader& reader, std::int64_t chunk_elems) {
   first_chunk_.push_back(items_.size());
 }
 
-void stream_chunks(const ChunkReader& reader, const ChunkPlan& plan, ThreadPool& pool, const JobControl& control,
-                   const std::function<void(const Chunk&)>& fn) {
+void for_each_chunk(const ChunkReader& reader, const ChunkPlan& plan, ThreadPool& pool, const JobControl& control,
+                    const std::function<void(std::size_t k)>& fn) {
   // Chunks release their own pages as they go (whole pages only); the pages they share with a
-  // neighbour go when the last chunk of the array is done.
+  // neighbour (and those the kernel mapped around a fault) go when the array's last chunk is done.
   const std::size_t n_arrays = reader.count();
   auto left = std::make_unique<std::atomic<std::size_t>[]>(n_arrays);
   for (std::size_t a = 0; a < n_arrays; ++a) {
     const auto [b, e] = plan.chunks_of(a);
     left[a].store(e - b, std::memory_order_relaxed);
   }
-  std::int64_t largest = 0;
-  for (std::size_t k = 0; k < plan.size(); ++k) largest = std::max(largest, plan.item(k).count);
   ProgressTracker progress(control, plan.elements());
   pool.parallel_for(plan.size(), 1, [&](std::size_t begin, std::size_t end) {
-    thread_local std::vector<float> buf;
-    if (buf.size() < static_cast<std::size_t>(largest)) buf.resize(static_cast<std::size_t>(largest));
     for (std::size_t k = begin; k < end; ++k) {
       const auto& it = plan.item(k);
-      const std::span<float> values(buf.data(), static_cast<std::size_t>(it.count));
-      reader.read(it.array, it.first, values);
+      fn(k);
       reader.release(it.array, it.first, it.count);
-      fn(Chunk{it.array, k, it.first, values});
       if (left[it.array].fetch_sub(1, std::memory_order_acq_rel) == 1) reader.release(it.array, 0, reader.numel(it.array));
       progress.advance(static_cast<std::uint64_t>(it.count));
     }
   });
   progress.finish();
+}
+
+void stream_chunks(const ChunkReader& reader, const ChunkPlan& plan, ThreadPool& pool, const JobControl& control,
+                   const std::function<void(const Chunk&)>& fn) {
+  std::int64_t largest = 0;
+  for (std::size_t k = 0; k < plan.size(); ++k) largest = std::max(largest, plan.item(k).count);
+  for_each_chunk(reader, plan, pool, control, [&](std::size_t k) {
+    thread_local std::vector<float> buf;
+    if (buf.size() < static_cast<std::size_t>(largest)) buf.resize(static_cast<std::size_t>(largest));
+    const auto& it = plan.item(k);
+    const std::span<float> values(buf.data(), static_cast<std::size_t>(it.count));
+    reader.read(it.array, it.first, values);
+    fn(Chunk{it.array, k, it.first, values});
+  });
 }
 
 }  // namespace paramscope

@@ -86,6 +86,12 @@ private:
   std::uint64_t elements_ = 0;
 };
 
+/// Calls fn(chunk index) for every chunk of the plan in parallel on worker threads, releasing
+/// input pages as stream_chunks does, for work that reads the inputs its own way.
+/// throws Error(Cancelled) if control.cancel fires, and whatever fn throws.
+void for_each_chunk(const ChunkReader& reader, const ChunkPlan& plan, ThreadPool& pool, const JobControl& control,
+                    const std::function<void(std::size_t k)>& fn);
+
 /// Reads every chunk of the plan in parallel and calls fn on worker threads, in any order (use
 /// Chunk::index to store per-chunk results and reduce them in order afterwards, which keeps
 /// results independent of scheduling). Memory stays bounded whatever the model size: one

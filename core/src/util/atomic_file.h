@@ -3,6 +3,7 @@
 #pragma once
 
 #include <cstddef>
+#include <cstdint>
 #include <filesystem>
 #include <span>
 
@@ -19,6 +20,9 @@ public:
 
   /// throws Error(Io) if the write fails (disk full).
   void write(std::span<const std::byte> bytes);
+  /// Writes at a byte offset of the file (the file grows as needed; gaps read as zeros).
+  /// throws Error(Io) if the write fails.
+  void write_at(std::uint64_t offset, std::span<const std::byte> bytes);
   /// For libraries that write by name (HDF5): the temporary file's path; close our handle first.
   const std::filesystem::path& temp_path() const noexcept { return temp_; }
   void close_handle();

@@ -173,7 +173,7 @@ struct Boundary {
     needed = k - above_bin - above_l;
     partial = needed < low[l];
     single_key = std::count_if(low.begin(), low.end(), [](std::uint64_t c) { return c != 0; }) == 1;
-    cut = {t, std::numeric_limits<std::int64_t>::max()};
+    cut = {t, std::numeric_limits<std::int64_t>::max(), nullptr};
     if (single_key) ties = in_bin;
   }
   bool needs_tie_pass() const { return partial && !single_key; }

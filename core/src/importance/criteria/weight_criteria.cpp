@@ -16,6 +16,7 @@ class MagnitudeScorer final : public TensorScorer {
     else
       for (std::size_t i = 0; i < w.size(); ++i) out[i] = std::fabs(w[i]);
   }
+  bool value_only() const noexcept override { return true; }
 
  private:
   bool squared_;

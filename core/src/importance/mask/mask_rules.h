@@ -39,7 +39,12 @@ struct TensorRule {
 /// Applies tensor i's rule to elements [begin, end): writes 0/1 bytes to out[0, end - begin) if
 /// out is not null, returns how many are kept, and advances tracker (if any) by end - begin.
 /// Runs in parallel on the pool with memory bounded by the rule's unit (a row, an N:M slab).
+/// Spends the tie budgets of the rule's cuts: apply rules to a unit's elements once each, in
+/// stream order (tensor by tensor, ranges in order), after reset_tie_budgets.
 std::int64_t apply_rule(const ScoreField& field, std::size_t i, const TensorRule& rule, std::int64_t begin,
                         std::int64_t end, std::byte* out, ThreadPool& pool, ProgressTracker* tracker);
+
+/// Refills every tie budget of the rules, so that they can be applied again from the start.
+void reset_tie_budgets(std::vector<TensorRule>& rules);
 
 }  // namespace paramscope::mask

@@ -6,6 +6,7 @@
 #include <cmath>
 #include <cstdint>
 #include <limits>
+#include <memory>
 
 namespace paramscope::mask {
 
@@ -27,24 +28,35 @@ inline float key_score(std::uint32_t k) noexcept {
   return std::bit_cast<float>((k & 0x80000000u) ? (k & 0x7FFFFFFFu) : ~k);
 }
 
+/// How many elements equal to a streamed selection's k-th key are still to be kept. Writers
+/// consume it in stream order, so a selection never has to find where its last tie lies.
+struct TieBudget {
+  std::int64_t needed = 0;
+  std::int64_t left = 0;
+};
+
 /// The keep rule of one selection unit: an element is kept iff its key is above `key`, or equal
 /// to it at a position <= last_tie (positions count in the unit's stream order: tensor by tensor,
 /// row-major). Ties at the boundary are so kept first come, first kept, and exactly k are kept.
+/// A cut with `ties` set keeps the first ties->left ties it meets in stream order instead
+/// (last_tie is then unused); one budget is shared by every tensor of a global selection.
 struct Cut {
   std::uint32_t key = 0xFFFFFFFFu;
   std::int64_t last_tie = -1;
+  std::shared_ptr<TieBudget> ties;
 
+  /// For cuts without a budget (in-memory selections).
   bool keeps(std::uint32_t k, std::int64_t pos) const noexcept { return k > key || (k == key && pos <= last_tie); }
 
   static Cut none() noexcept { return {}; }
   /// Every non-NaN element (NaN's key 0 is not above 0, and no tie is allowed).
-  static Cut all() noexcept { return {0, -1}; }
+  static Cut all() noexcept { return {0, -1, nullptr}; }
   /// Scores >= t.
-  static Cut at_least(float t) noexcept { return {score_key(t), std::numeric_limits<std::int64_t>::max()}; }
+  static Cut at_least(float t) noexcept { return {score_key(t), std::numeric_limits<std::int64_t>::max(), nullptr}; }
   /// The same rule seen from a sub-range that starts at unit position `offset`.
   Cut shifted(std::int64_t offset) const noexcept {
-    if (last_tie == std::numeric_limits<std::int64_t>::max() || last_tie < 0) return *this;
-    return {key, last_tie >= offset ? last_tie - offset : -1};
+    if (ties || last_tie == std::numeric_limits<std::int64_t>::max() || last_tie < 0) return *this;
+    return {key, last_tie >= offset ? last_tie - offset : -1, nullptr};
   }
 };
 

@@ -56,6 +56,7 @@ MaskPlan plan_mask(const ScoreField& field, const MaskSpec& spec, ThreadPool& po
     return spec.count >= 0 ? std::min(spec.count, n) : fraction_count(spec.fraction, n);
   };
   std::vector<char> known(nt, 0);
+  std::int64_t global_kept = -1;
 
   // Whole tensors as top-k units: small ones in memory (in parallel), large ones streamed.
   auto select_tensors = [&](const std::vector<std::size_t>& which) {
@@ -68,7 +69,7 @@ MaskPlan plan_mask(const ScoreField& field, const MaskSpec& spec, ThreadPool& po
         continue;
       }
       const RangeReader reader(field, {{i, 0, ts[i].numel}});
-      const TopkResult r = select_topk_streamed(reader, tuning.chunk, k_of(ts[i].numel), false, pool, progress);
+      const TopkResult r = select_topk_streamed(reader, tuning.chunk, k_of(ts[i].numel), pool, progress);
       plan.rules[i].cut = r.cut;
       sum.tensors[i].kept = r.kept;
       known[i] = 1;
@@ -98,17 +99,16 @@ MaskPlan plan_mask(const ScoreField& field, const MaskSpec& spec, ThreadPool& po
       std::vector<UnitRange> ranges;
       for (std::size_t i = 0; i < nt; ++i) ranges.push_back({i, 0, ts[i].numel});
       const RangeReader reader(field, std::move(ranges));
-      const TopkResult r =
-          select_topk_streamed(reader, tuning.chunk, k_of(sum.total), need_tensor_counts, pool, progress);
-      for (std::size_t i = 0; i < nt; ++i) {
-        plan.rules[i].cut = r.cut.shifted(reader.offset(i));
-        if (need_tensor_counts) sum.tensors[i].kept = r.kept_per_range[i];
-      }
-      sum.kept = r.kept;
+      const TopkResult r = select_topk_streamed(reader, tuning.chunk, k_of(sum.total), pool, progress);
+      for (std::size_t i = 0; i < nt; ++i) plan.rules[i].cut = r.cut.shifted(reader.offset(i));
       sum.threshold = r.threshold;
       sum.ties_kept = r.ties_kept;
-      plan.tensor_counts = need_tensor_counts;
-      return plan;
+      if (!need_tensor_counts) {
+        sum.kept = r.kept;  // the writer counts per tensor as it writes
+        return plan;
+      }
+      global_kept = r.kept;
+      break;
     }
     case MaskScope::Tensor: {
       std::vector<std::size_t> all(nt);
@@ -138,7 +138,7 @@ MaskPlan plan_mask(const ScoreField& field, const MaskSpec& spec, ThreadPool& po
         rule.kind = RuleKind::RowCuts;
         for (std::int64_t row = 0; row < t.shape[0]; ++row) {
           const RangeReader reader(field, {{i, row * rule.row_len, rule.row_len}});
-          const TopkResult r = select_topk_streamed(reader, tuning.chunk, k_of(rule.row_len), false, pool, progress);
+          const TopkResult r = select_topk_streamed(reader, tuning.chunk, k_of(rule.row_len), pool, progress);
           rule.row_cuts.push_back(r.cut);
           sum.tensors[i].kept += r.kept;
         }
@@ -183,6 +183,8 @@ MaskPlan plan_mask(const ScoreField& field, const MaskSpec& spec, ThreadPool& po
     tracker.finish();
   }
   for (const auto& t : sum.tensors) sum.kept += t.kept;
+  if (global_kept >= 0 && sum.kept != global_kept) throw usage_error("mask: the scores changed between passes");
+  reset_tie_budgets(plan.rules);
   plan.tensor_counts = true;
   return plan;
 }

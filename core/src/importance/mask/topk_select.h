@@ -13,28 +13,25 @@
 namespace paramscope::mask {
 
 struct TopkResult {
-  Cut cut;                                   ///< in unit positions
-  std::int64_t kept = 0;                     ///< min(k, non-NaN elements)
-  std::int64_t ties_kept = 0;                ///< kept elements equal to the threshold
-  std::optional<float> threshold;            ///< the smallest kept score (the k-th largest); none if nothing kept
-  std::vector<std::int64_t> kept_per_range;  ///< when asked for: kept elements of each range
+  Cut cut;                         ///< in unit positions
+  std::int64_t kept = 0;           ///< min(k, non-NaN elements)
+  std::int64_t ties_kept = 0;      ///< kept elements equal to the threshold
+  std::optional<float> threshold;  ///< the smallest kept score (the k-th largest); none if nothing kept
 };
 
 /// The k largest scores of the unit `reader` (NaN never kept; ties at the boundary kept in unit
-/// order until k is met). Memory: a few 65536-bin histograms per thread plus a few counters per
-/// chunk, whatever the unit size.
+/// order until k is met). Memory: a few 65536-bin histograms per thread, whatever the unit size.
 ///
-/// Pass 1 histograms the high 16 bits of the keys and finds the bin b holding the k-th largest;
-/// pass 2 histograms the low 16 bits inside b, which gives the exact k-th key t, and counts per
-/// chunk how many elements fall in b. If only some of the elements equal to t are kept, the
-/// chunk holding the last kept one is found from per-chunk tie counts (the counts of b when b
-/// holds the single key t, as for scores of bf16 weights; else from pass 3 over the chunks that
-/// touch b) and scanned. Pass 3 also runs when per-range counts are asked for and b holds
-/// several keys.
-TopkResult select_topk_streamed(const RangeReader& reader, std::int64_t chunk_elems, std::int64_t k,
-                                bool per_range_counts, ThreadPool& pool, StagedProgress& progress);
+/// Pass 1 histograms the high 16 bits of the keys and finds the bin b holding the k-th largest.
+/// When every key has the same low 16 bits (scores of bf16 weights, |w| of them), b holds one key
+/// and that is the k-th; otherwise pass 2 histograms the low 16 bits inside b. If only some of
+/// the elements equal to the k-th key are kept, the cut carries a tie budget that whoever applies
+/// it spends in stream order (mask_rules.h), so no pass has to find the last kept tie.
+TopkResult select_topk_streamed(const RangeReader& reader, std::int64_t chunk_elems, std::int64_t k, ThreadPool& pool,
+                                StagedProgress& progress);
 
-/// The same selection over values in memory (positions are indices into v). `scratch` is reused.
+/// The same selection over values in memory (positions are indices into v; the cut has no
+/// budget). `scratch` is reused.
 TopkResult select_topk_memory(std::span<const float> v, std::int64_t k, std::vector<std::uint32_t>& scratch);
 
 }  // namespace paramscope::mask

@@ -33,6 +33,11 @@ JobControl StagedProgress::pass(std::uint64_t elements) {
   return c;
 }
 
+void StagedProgress::skip(std::uint64_t elements) {
+  const JobControl c = pass(elements);
+  if (c.progress) c.progress(elements, elements);
+}
+
 void StagedProgress::throw_if_cancelled() const {
   if (user_.cancel) user_.cancel->throw_if_cancelled();
 }

@@ -50,6 +50,10 @@ class StagedProgress {
   StagedProgress(const JobControl& user, std::uint64_t planned_total) : user_(user), total_(planned_total) {}
   /// The control for the next pass over `elements` units. Keep it alive while the pass runs.
   JobControl pass(std::uint64_t elements);
+  /// A planned pass over `elements` that turned out not to be needed: the bar moves past it.
+  void skip(std::uint64_t elements);
+  /// Takes back the last pass(elements) when it read nothing.
+  void rewind(std::uint64_t elements) noexcept { done_ -= elements; }
   void throw_if_cancelled() const;
 
  private:

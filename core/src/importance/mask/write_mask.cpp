@@ -54,6 +54,12 @@ MaskSummary write_mask(const std::filesystem::path& path, const ScoreField& fiel
   tracker.finish();
   if (!plan.tensor_counts)
     for (std::size_t i = 0; i < ts.size(); ++i) sum.tensors[i].kept = written[i];
+  std::int64_t kept = 0;
+  for (std::int64_t w : written) kept += w;
+  // Only a checkpoint rewritten while it was read can get here.
+  if (kept != sum.kept)
+    throw io_error(path, fmt::format("the scores changed while the mask was written ({} kept, {} selected)", kept,
+                                     sum.kept));
   return sum;
 }
 

@@ -62,7 +62,9 @@ void write_npy(const std::filesystem::path& path, const TensorToWrite& t) {
   head += dict;
   AtomicFile out(path);
   out.write(std::as_bytes(std::span(head)));
-  detail::stream_bytes(t, size, [&](std::uint64_t, std::span<const std::byte> b) { out.write(b); });
+  detail::ChunkPipeline pipeline([&](std::uint64_t, std::span<const std::byte> b) { out.write(b); });
+  pipeline.stream(t, size, 0);
+  pipeline.finish();
   out.commit();
 }
 

@@ -1,4 +1,5 @@
 #include <algorithm>
+#include <map>
 #include <set>
 
 #include <nlohmann/json.hpp>
@@ -84,7 +85,7 @@ void write_safetensors(const std::filesystem::path& path, const std::vector<Tens
     for (const auto& [k, v] : metadata) md[k] = v;
   }
   std::set<std::string> names;
-  std::vector<std::uint64_t> sizes;
+  std::map<const TensorToWrite*, std::pair<std::uint64_t, std::uint64_t>> at;  // data offset, size
   std::uint64_t offset = 0;
   for (const TensorToWrite* tp : tensors) {
     const TensorToWrite& t = *tp;
@@ -92,7 +93,7 @@ void write_safetensors(const std::filesystem::path& path, const std::vector<Tens
       throw usage_error(path.string() + ": tensor name '" + t.name + "' is used twice or reserved");
     const std::uint64_t size = detail::checked_plain_size(t, path.string());
     header[t.name] = {{"dtype", dtype_name(t.dtype)}, {"shape", t.shape}, {"data_offsets", {offset, offset + size}}};
-    sizes.push_back(size);
+    at[tp] = {offset, size};
     offset += size;
   }
   std::string text = header.dump();
@@ -107,8 +108,14 @@ void write_safetensors(const std::filesystem::path& path, const std::vector<Tens
   }
   out.write(len);
   out.write(std::as_bytes(std::span(text)));
-  for (std::size_t i = 0; i < tensors.size(); ++i)
-    detail::stream_bytes(*tensors[i], sizes[i], [&](std::uint64_t, std::span<const std::byte> b) { out.write(b); });
+  // Filled in the caller's order (a mask's tie budget is spent in that order), each at its place.
+  const std::uint64_t data_start = 8 + text.size();
+  detail::ChunkPipeline pipeline([&](std::uint64_t pos, std::span<const std::byte> b) { out.write_at(pos, b); });
+  for (const TensorToWrite& t : unordered) {
+    const auto [first, size] = at[&t];
+    pipeline.stream(t, size, data_start + first);
+  }
+  pipeline.finish();
   out.commit();
 }
 

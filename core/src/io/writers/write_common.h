@@ -2,7 +2,11 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
+#include <future>
+#include <span>
 #include <string>
+#include <vector>
 
 #include "paramscope/error.h"
 #include "paramscope/writers.h"
@@ -16,23 +20,29 @@ inline constexpr std::uint64_t kWriteChunk = 8u << 20;
 /// throws Error(Usage) if the dtype is a block type or the shape is invalid.
 std::uint64_t checked_plain_size(const TensorToWrite& t, const std::string& where);
 
-/// Calls fill over the whole tensor in chunks of at most kWriteChunk bytes.
-template <class Sink>
-void stream_bytes(const TensorToWrite& t, std::uint64_t size, Sink&& sink);
+/// Writes tensors' bytes chunk by chunk: each chunk is filled on the calling thread (fillers use
+/// the worker pool) while the one before it is handed to the sink on another thread, so that
+/// computing bytes and copying them into the page cache overlap. The sink sees chunks in order,
+/// one at a time.
+class ChunkPipeline {
+ public:
+  using Sink = std::function<void(std::uint64_t offset, std::span<const std::byte> bytes)>;
+  explicit ChunkPipeline(Sink sink);
+  ~ChunkPipeline();
+  ChunkPipeline(const ChunkPipeline&) = delete;
+  ChunkPipeline& operator=(const ChunkPipeline&) = delete;
 
-}  // namespace paramscope::detail
+  /// Calls t.fill over the whole tensor in chunks of at most kWriteChunk bytes and passes them
+  /// on at base + offset. throws what fill or an earlier sink call threw.
+  void stream(const TensorToWrite& t, std::uint64_t size, std::uint64_t base);
+  /// Waits for the last chunk. throws what the sink threw.
+  void finish();
 
-#include <vector>
+ private:
+  Sink sink_;
+  std::vector<std::byte> buf_[2];
+  int next_ = 0;
+  std::future<void> pending_[2];
+};
 
-namespace paramscope::detail {
-template <class Sink>
-void stream_bytes(const TensorToWrite& t, std::uint64_t size, Sink&& sink) {
-  std::vector<std::byte> buf(static_cast<std::size_t>(std::min(size, kWriteChunk)));
-  for (std::uint64_t off = 0; off < size; off += kWriteChunk) {
-    const auto n = static_cast<std::size_t>(std::min(kWriteChunk, size - off));
-    std::span<std::byte> chunk(buf.data(), n);
-    t.fill(off, chunk);
-    sink(off, std::span<const std::byte>(chunk));
-  }
-}
 }  // namespace paramscope::detail
