@@ -62,7 +62,8 @@ EOF
 "$bin/paramscope-cli" jobs "$out/jobs.yaml" >"$out/jobs.log"
 # The GUI's view of the sample, rendered on a virtual display.
 if [ -x "$bin/paramscope" ] && command -v xvfb-run >/dev/null; then
-  xvfb-run -a -s "-screen 0 1600x1000x24" "$bin/paramscope" --quit-after-load --screenshot "$out/gui-tiny-llama.png" \
+  xvfb-run -a -s "-screen 0 1600x1000x24" "$bin/paramscope" --quit-after-load --compute magnitude --size 1500x950 \
+    --screenshot "$out/gui-tiny-llama.png" \
     "$samples/tiny-llama" >/dev/null 2>&1 || echo "run-sample.sh: GUI screenshot failed" >&2
 fi
 echo

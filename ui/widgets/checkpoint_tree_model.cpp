@@ -1,6 +1,7 @@
 #include "checkpoint_tree_model.h"
 
 #include <algorithm>
+#include <limits>
 
 #include <QFileInfo>
 #include <QString>
@@ -20,6 +21,12 @@ QString relativeName(const std::string& tensor, const std::string& block) {
       (tensor[block.size()] == '.' || tensor[block.size()] == '/'))
     return qstr(std::string_view(tensor).substr(block.size() + 1));
   return qstr(tensor);
+}
+
+QVariant scoreOf(const std::map<std::string, double>& scores, const std::string& name, bool sort) {
+  const auto it = scores.find(name);
+  if (it == scores.end()) return sort ? QVariant(-std::numeric_limits<double>::infinity()) : QVariant();
+  return sort ? QVariant(it->second) : QVariant(QString::number(it->second, 'g', 4));
 }
 
 QString checkpointName(const Checkpoint& c) {
@@ -54,6 +61,27 @@ void CheckpointTreeModel::removeCheckpoint(int row) {
   beginRemoveRows({}, row, row);
   entries_.erase(entries_.begin() + row);
   endRemoveRows();
+}
+
+void CheckpointTreeModel::setImportance(int row, const QString& label, std::map<std::string, double> tensors,
+                                        std::map<std::string, double> blocks) {
+  if (row < 0 || row >= checkpointCount()) return;
+  Entry& e = *entries_[static_cast<std::size_t>(row)];
+  e.importance_label = label;
+  e.tensor_scores = std::move(tensors);
+  e.block_scores = std::move(blocks);
+  const QModelIndex top = index(row, ImportanceColumn);
+  emit dataChanged(top, top);
+  for (int b = 0; b < rowCount(top.siblingAtColumn(0)); ++b) {
+    const QModelIndex block = index(b, 0, top.siblingAtColumn(0));
+    emit dataChanged(block.siblingAtColumn(ImportanceColumn), block.siblingAtColumn(ImportanceColumn));
+    const int n = rowCount(block);
+    if (n > 0) emit dataChanged(index(0, ImportanceColumn, block), index(n - 1, ImportanceColumn, block));
+  }
+}
+
+QString CheckpointTreeModel::importanceLabel(int row) const {
+  return row >= 0 && row < checkpointCount() ? entries_[static_cast<std::size_t>(row)]->importance_label : QString();
 }
 
 CheckpointPtr CheckpointTreeModel::checkpointAt(int row) const {
@@ -141,7 +169,9 @@ int CheckpointTreeModel::columnCount(const QModelIndex&) const { return ColumnCo
 QVariant CheckpointTreeModel::data(const QModelIndex& index, int role) const {
   if (!checkIndex(index, CheckIndexOption::IndexIsValid)) return {};
   if (role == Qt::TextAlignmentRole)
-    return index.column() == ParametersColumn ? QVariant(Qt::AlignRight | Qt::AlignVCenter) : QVariant();
+    return index.column() == ParametersColumn || index.column() == ImportanceColumn
+               ? QVariant(Qt::AlignRight | Qt::AlignVCenter)
+               : QVariant();
   switch (node(index)) {
     case Node::Checkpoint: return checkpointData(*entries_[static_cast<std::size_t>(index.row())], index.column(), role);
     case Node::Block: {
@@ -166,6 +196,7 @@ QVariant CheckpointTreeModel::checkpointData(const Entry& e, int column, int rol
     case KindColumn: return QString::fromStdString(c.format());
     case ParametersColumn:
       return sort ? QVariant(static_cast<qulonglong>(c.parameter_count())) : QVariant(formatCount(c.parameter_count()));
+    case ImportanceColumn: return e.importance_label;
     default: return sort ? QVariant(QString()) : QVariant();
   }
 }
@@ -182,6 +213,7 @@ QVariant CheckpointTreeModel::blockData(const BlockNode& b, int column, int role
     case NameColumn: return blockName(block);
     case ParametersColumn:
       return sort ? QVariant(static_cast<qulonglong>(block.parameters)) : QVariant(formatCount(block.parameters));
+    case ImportanceColumn: return scoreOf(b.entry->block_scores, block.name, sort);
     default: return sort ? QVariant(QString()) : QVariant();
   }
 }
@@ -201,6 +233,7 @@ QVariant CheckpointTreeModel::tensorData(const BlockNode& b, int row, int column
     case ShapeColumn: return sort ? QVariant(numel) : QVariant(QString::fromStdString(shape_string(tensor.shape())));
     case DTypeColumn: return qstr(dtype_name(tensor.dtype()));
     case ParametersColumn: return sort ? QVariant(numel) : QVariant(formatCount(numel));
+    case ImportanceColumn: return scoreOf(b.entry->tensor_scores, tensor.name(), sort);
     default: return {};
   }
 }
@@ -213,6 +246,7 @@ QVariant CheckpointTreeModel::headerData(int section, Qt::Orientation orientatio
     case ShapeColumn: return tr("Shape");
     case DTypeColumn: return tr("DType");
     case ParametersColumn: return tr("Parameters");
+    case ImportanceColumn: return tr("Importance");
     default: return {};
   }
 }

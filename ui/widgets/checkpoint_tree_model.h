@@ -1,7 +1,9 @@
 // The open checkpoints as a tree: checkpoint -> blocks (in hierarchy order) -> tensors.
 #pragma once
 
+#include <map>
 #include <memory>
+#include <string>
 #include <vector>
 
 #include <QAbstractItemModel>
@@ -16,8 +18,8 @@ class CheckpointTreeModel : public QAbstractItemModel {
   Q_OBJECT
 
 public:
-  /// Importance summaries will add columns after ParametersColumn.
-  enum Column : int { NameColumn, KindColumn, ShapeColumn, DTypeColumn, ParametersColumn, ColumnCount };
+  /// ImportanceColumn is empty until setImportance() gives a checkpoint its scores.
+  enum Column : int { NameColumn, KindColumn, ShapeColumn, DTypeColumn, ParametersColumn, ImportanceColumn, ColumnCount };
   enum Role : int {
     SortRole = Qt::UserRole + 1,  ///< numbers as numbers (parameters, shape as element count)
     FilterRole,                   ///< the full tensor or block name the filter box matches
@@ -36,6 +38,13 @@ public:
   /// The top-level row that index lies under; -1 for an invalid index.
   int checkpointRowOf(const QModelIndex& index) const;
   Node node(const QModelIndex& index) const;
+  /// Shows importance scores of a checkpoint's tensors and blocks (by name) in ImportanceColumn;
+  /// label ("magnitude · l2 · neuron") shows on the checkpoint's row. Replaces earlier scores.
+  void setImportance(int row, const QString& label, std::map<std::string, double> tensors,
+                     std::map<std::string, double> blocks);
+  /// The label of the scores shown for a checkpoint ("" if none).
+  QString importanceLabel(int row) const;
+
   /// The tensor of a tensor row; nullptr for other rows.
   const paramscope::Tensor* tensorAt(const QModelIndex& index) const;
 
@@ -60,6 +69,8 @@ private:
   struct Entry : NodeBase {
     CheckpointPtr checkpoint;
     std::vector<BlockNode> blocks;
+    QString importance_label;
+    std::map<std::string, double> tensor_scores, block_scores;
   };
 
   int rowOf(const Entry* entry) const;

@@ -16,6 +16,10 @@
 
 #include "checkpoint_loader.h"
 #include "checkpoint_tree_model.h"
+#include "criterion_panel.h"
+#include "importance_job.h"
+#include "jobs_dock.h"
+#include "jobs_model.h"
 #include "number_format.h"
 #include "paramscope/figures/block_chart.h"
 #include "recent_files.h"
@@ -28,6 +32,8 @@ namespace {
 constexpr const char* kGeometryKey = "mainWindow/geometry";
 constexpr const char* kStateKey = "mainWindow/state";
 constexpr const char* kLastDirKey = "lastDirectory";
+constexpr const char* kSessionFilesKey = "session/files";
+constexpr const char* kSessionRequestKey = "session/importance";
 
 QString summaryOf(const Checkpoint& c) {
   const std::size_t n = c.tensors().size();
@@ -56,7 +62,10 @@ MainWindow::MainWindow(QWidget* parent)
       treeDock_(new TreeDock(model_, this)),
       view_(new VtkViewWidget(this)),
       chart_(std::make_shared<figures::BlockChart>()),
-      summary_(new QLabel(this)) {
+      summary_(new QLabel(this)),
+      jobs_(new JobsModel(this)),
+      jobsDock_(new JobsDock(jobs_, this)),
+      criterionPanel_(new CriterionPanel(this)) {
   setObjectName(QStringLiteral("mainWindow"));
   setWindowTitle(tr("ParamScope"));
   setAcceptDrops(true);
@@ -64,6 +73,9 @@ MainWindow::MainWindow(QWidget* parent)
   view_->setScene(chart_);
   setCentralWidget(view_);
   addDockWidget(Qt::LeftDockWidgetArea, treeDock_);
+  addDockWidget(Qt::RightDockWidgetArea, criterionPanel_);
+  addDockWidget(Qt::BottomDockWidgetArea, jobsDock_);
+  criterionPanel_->setCheckpointAvailable(false);
   summary_->setObjectName(QStringLiteral("checkpointSummary"));
   statusBar()->addPermanentWidget(summary_);
   createActions();
@@ -72,10 +84,16 @@ MainWindow::MainWindow(QWidget* parent)
   connect(loader_, &CheckpointLoader::failed, this, &MainWindow::onLoadFailed);
   connect(treeDock_, &TreeDock::currentCheckpointChanged, this, &MainWindow::showCheckpoint);
   connect(recent_, &RecentFiles::openRequested, this, &MainWindow::openPath);
+  connect(criterionPanel_, &CriterionPanel::computeRequested, this, &MainWindow::computeImportance);
 
   QSettings settings;
+  const QStringList saved = settings.value(kSessionRequestKey).toStringList();
+  if (saved.size() == 5) criterionPanel_->setRequest({saved[0], saved[1], saved[2], saved[3], saved[4]});
   if (!restoreGeometry(settings.value(kGeometryKey).toByteArray())) resize(1280, 800);
-  if (!restoreState(settings.value(kStateKey).toByteArray())) resizeDocks({treeDock_}, {560}, Qt::Horizontal);
+  if (!restoreState(settings.value(kStateKey).toByteArray())) {
+    resizeDocks({treeDock_, criterionPanel_}, {650, 280}, Qt::Horizontal);
+    resizeDocks({jobsDock_}, {130}, Qt::Vertical);
+  }
   statusBar()->showMessage(tr("Open a checkpoint file or folder (File menu, or drop it here)"));
 }
 
@@ -104,6 +122,8 @@ void MainWindow::createActions() {
 
   QMenu* view = menuBar()->addMenu(tr("&View"));
   view->addAction(treeDock_->toggleViewAction());
+  view->addAction(criterionPanel_->toggleViewAction());
+  view->addAction(jobsDock_->toggleViewAction());
 }
 
 void MainWindow::openPath(const QString& path) {
@@ -155,6 +175,7 @@ void MainWindow::showCheckpoint(int row) {
     setWindowTitle(tr("ParamScope"));
   }
   closeAction_->setEnabled(c != nullptr);
+  criterionPanel_->setCheckpointAvailable(c != nullptr);
   view_->renderLater();
 }
 
@@ -178,8 +199,33 @@ void MainWindow::onLoadFailed(const QString& path, const QString& message) {
   emit loadFailed(path, message);
 }
 
+Job* MainWindow::computeImportance(const ComputeRequest& request) {
+  const CheckpointPtr c = model_->checkpointAt(treeDock_->currentCheckpoint());
+  if (!c) return nullptr;
+  const QString name = QFileInfo(QString::fromStdString(c->path().string())).fileName();
+  return jobs_->start(tr("%1 on %2").arg(request.label(), name),
+                      importanceWork(c, request, [this](std::shared_ptr<const ImportanceResult> r) {
+                        // The checkpoint's row may have moved (or gone) while the job ran.
+                        for (int row = 0; row < model_->checkpointCount(); ++row)
+                          if (model_->checkpointAt(row) == r->checkpoint)
+                            model_->setImportance(row, r->request.label(), r->tensorScores, r->blockScores);
+                        statusBar()->showMessage(tr("Computed %1").arg(r->request.label()), 5000);
+                      }));
+}
+
+void MainWindow::restoreSession() {
+  for (const QString& path : QSettings().value(kSessionFilesKey).toStringList())
+    if (QFileInfo::exists(path)) openPath(path);
+}
+
 void MainWindow::closeEvent(QCloseEvent* event) {
   QSettings settings;
+  QStringList files;
+  for (int row = 0; row < model_->checkpointCount(); ++row)
+    files << QString::fromStdString(model_->checkpointAt(row)->path().string());
+  settings.setValue(kSessionFilesKey, files);
+  const ComputeRequest r = criterionPanel_->request();
+  settings.setValue(kSessionRequestKey, QStringList{r.criterion, r.granularity, r.reduction, r.base, r.stats});
   settings.setValue(kGeometryKey, saveGeometry());
   settings.setValue(kStateKey, saveState());
   QMainWindow::closeEvent(event);

@@ -21,6 +21,11 @@ namespace paramscope::ui {
 
 class CheckpointLoader;
 class CheckpointTreeModel;
+class CriterionPanel;
+class Job;
+class JobsDock;
+class JobsModel;
+struct ComputeRequest;
 class RecentFiles;
 class TreeDock;
 class VtkViewWidget;
@@ -49,6 +54,15 @@ public:
   RecentFiles* recentFiles() const noexcept { return recent_; }
   /// "safetensors · 21 tensors · 1,704 parameters" for the checkpoint shown.
   QString summary() const;
+  CriterionPanel* criterionPanel() const noexcept { return criterionPanel_; }
+  JobsModel* jobs() const noexcept { return jobs_; }
+  JobsDock* jobsDock() const noexcept { return jobsDock_; }
+
+  /// Starts an importance job on the checkpoint shown (nullptr if none is shown); its scores
+  /// fill the tree's Importance column when it is done.
+  Job* computeImportance(const ComputeRequest& request);
+  /// Reopens the checkpoints that were open when the window last closed.
+  void restoreSession();
 
 signals:
   void loaded(const QString& path);
@@ -75,6 +89,9 @@ private:
   std::shared_ptr<figures::BlockChart> chart_;
   RecentFiles* recent_ = nullptr;
   QLabel* summary_;
+  JobsModel* jobs_;
+  JobsDock* jobsDock_;
+  CriterionPanel* criterionPanel_;
   QAction* closeAction_ = nullptr;
   bool errorDialogs_ = true;
 };

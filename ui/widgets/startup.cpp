@@ -9,6 +9,8 @@
 #include <QRegularExpression>
 #include <QTimer>
 
+#include "criterion_panel.h"
+#include "job.h"
 #include "main_window.h"
 
 namespace paramscope::ui {
@@ -32,7 +34,11 @@ StartupOptions parseStartupOptions(const QStringList& arguments) {
                                 QCoreApplication::translate("main", "Exit once loaded (and the screenshot saved)."));
   const QCommandLineOption size(QStringLiteral("size"), QCoreApplication::translate("main", "Window size, e.g. 1400x900."),
                                 QStringLiteral("WxH"));
-  parser.addOptions({screenshot, quit, size});
+  const QCommandLineOption compute(
+      QStringLiteral("compute"),
+      QCoreApplication::translate("main", "Compute this importance criterion (neuron, L2) once loaded."),
+      QStringLiteral("criterion"));
+  parser.addOptions({screenshot, quit, size, compute});
   parser.addPositionalArgument(QStringLiteral("path"),
                                QCoreApplication::translate("main", "Checkpoint files or folders to open."),
                                QStringLiteral("[path...]"));
@@ -55,6 +61,7 @@ StartupOptions parseStartupOptions(const QStringList& arguments) {
   o.paths = parser.positionalArguments();
   o.screenshot = parser.value(screenshot);
   o.quitAfterLoad = parser.isSet(quit);
+  o.compute = parser.value(compute);
   if (parser.isSet(size)) {
     static const QRegularExpression re(QStringLiteral("^(\\d{2,5})x(\\d{2,5})$"));
     const auto m = re.match(parser.value(size));
@@ -80,11 +87,29 @@ void StartupRun::start() {
     onDone();
   });
   for (const QString& p : options_.paths) window_->openPath(p);
-  if (waiting_ == 0) QTimer::singleShot(0, this, &StartupRun::complete);
+  if (waiting_ == 0) {
+    if (!options_.quitAfterLoad) window_->restoreSession();
+    QTimer::singleShot(0, this, &StartupRun::complete);
+  }
 }
 
 void StartupRun::onDone() {
-  if (--waiting_ == 0) {
+  if (--waiting_ == 0 && !options_.compute.isEmpty() && !failed_) {
+    ComputeRequest request = window_->criterionPanel()->request();
+    request.criterion = options_.compute;
+    request.granularity = QStringLiteral("neuron");
+    request.reduction = QStringLiteral("l2");
+    window_->criterionPanel()->setRequest(request);
+    Job* job = window_->computeImportance(window_->criterionPanel()->request());
+    if (job) {
+      connect(job, &Job::finished, this, [this, job] {
+        failed_ = failed_ || job->state() != Job::State::Done;
+        QTimer::singleShot(200, this, &StartupRun::complete);
+      });
+      return;
+    }
+  }
+  if (waiting_ == 0) {
     // Let the layout settle (the tree's columns, the dock) before taking the picture.
     QTimer::singleShot(200, this, &StartupRun::complete);
   }

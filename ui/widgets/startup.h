@@ -1,5 +1,5 @@
 // The command line of the paramscope GUI and the scripted runs it allows:
-//   paramscope [PATH...] [--screenshot FILE] [--quit-after-load] [--size WxH]
+//   paramscope [PATH...] [--compute CRITERION] [--screenshot FILE] [--quit-after-load] [--size WxH]
 #pragma once
 
 #include <QObject>
@@ -15,6 +15,7 @@ struct StartupOptions {
   QString screenshot;      ///< PNG written once every path has loaded or failed; "" for none
   bool quitAfterLoad = false;
   QSize size;              ///< window size; invalid: the saved or default one
+  QString compute;         ///< criterion to compute on the last checkpoint once loaded; "" for none
   QString error;           ///< what is wrong with the command line; "" if nothing
   bool helpShown = false;  ///< --help or --version printed its text: exit 0
 };
@@ -25,8 +26,9 @@ void setApplicationInfo();
 /// Parses arguments (arguments[0] is the program). Prints --help / --version itself.
 StartupOptions parseStartupOptions(const QStringList& arguments);
 
-/// Opens the paths in window, then (when every load has finished) saves the screenshot and
-/// reports finished(exit code): 0 all loaded, 1 a load failed, 2 the screenshot was not saved.
+/// Opens the paths in window, then (when every load has finished, and the --compute job if
+/// any) saves the screenshot and reports finished(exit code): 0 all loaded, 1 a load or the
+/// job failed, 2 the screenshot was not saved. Without paths, reopens the last session.
 class StartupRun : public QObject {
   Q_OBJECT
 

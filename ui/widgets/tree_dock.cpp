@@ -33,8 +33,9 @@ TreeDock::TreeDock(CheckpointTreeModel* model, QWidget* parent)
   view_->header()->setSortIndicator(-1, Qt::AscendingOrder);
   view_->setSortingEnabled(true);
   view_->header()->setSectionResizeMode(QHeaderView::Interactive);
-  for (auto [column, width] : {std::pair{CheckpointTreeModel::NameColumn, 230}, {CheckpointTreeModel::KindColumn, 80},
-                               {CheckpointTreeModel::ShapeColumn, 80}, {CheckpointTreeModel::DTypeColumn, 50}})
+  for (auto [column, width] : {std::pair{CheckpointTreeModel::NameColumn, 200}, {CheckpointTreeModel::KindColumn, 60},
+                               {CheckpointTreeModel::ShapeColumn, 80}, {CheckpointTreeModel::DTypeColumn, 45},
+                               {CheckpointTreeModel::ParametersColumn, 75}, {CheckpointTreeModel::ImportanceColumn, 170}})
     view_->header()->resizeSection(column, width);
 
   auto* layout = new QVBoxLayout(body);

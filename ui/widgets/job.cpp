@@ -1,0 +1,96 @@
+#include "job.h"
+
+#include <QFutureWatcher>
+#include <QTimer>
+#include <QtConcurrent/QtConcurrentRun>
+
+#include "paramscope/error.h"
+
+namespace paramscope::ui {
+namespace {
+
+// What the worker hands back: the GUI-thread closure, or how it failed.
+struct Outcome {
+  std::function<void()> deliver;
+  Job::State state = Job::State::Done;
+  QString message;
+};
+
+}  // namespace
+
+const char* stateName(Job::State s) noexcept {
+  switch (s) {
+    case Job::State::Running:
+      return "running";
+    case Job::State::Done:
+      return "done";
+    case Job::State::Failed:
+      return "failed";
+    case Job::State::Cancelled:
+      return "cancelled";
+  }
+  return "";
+}
+
+Job::Job(QString title, Work work, QObject* parent)
+    : QObject(parent), title_(std::move(title)), shared_(std::make_shared<Shared>()), poller_(new QTimer(this)) {
+  auto shared = shared_;
+  auto* watcher = new QFutureWatcher<Outcome>(this);
+  watcher_ = watcher;
+  connect(watcher, &QFutureWatcher<Outcome>::finished, this, &Job::onFinished);
+  watcher->setFuture(QtConcurrent::run([shared, work = std::move(work)]() -> Outcome {
+    JobControl control{&shared->cancel, [shared](std::uint64_t done, std::uint64_t total) {
+                         shared->total.store(total, std::memory_order_relaxed);
+                         shared->done.store(done, std::memory_order_relaxed);
+                       }};
+    try {
+      return {work(control), Job::State::Done, {}};
+    } catch (const Error& e) {
+      if (e.kind() == Error::Kind::Cancelled) return {{}, Job::State::Cancelled, QObject::tr("cancelled")};
+      return {{}, Job::State::Failed, QString::fromStdString(e.what())};
+    } catch (const std::exception& e) {
+      return {{}, Job::State::Failed, QString::fromStdString(e.what())};
+    }
+  }));
+  // Progress is polled, not signalled per callback: workers report far more often than a bar
+  // can move, and polling keeps them free of Qt.
+  poller_->setInterval(100);
+  connect(poller_, &QTimer::timeout, this, &Job::poll);
+  poller_->start();
+}
+
+Job::~Job() {
+  shared_->cancel.cancel();
+  if (auto* w = static_cast<QFutureWatcher<Outcome>*>(watcher_); w && w->isRunning()) {
+    w->disconnect(this);
+    w->waitForFinished();
+  }
+}
+
+void Job::cancel() { shared_->cancel.cancel(); }
+
+void Job::poll() {
+  const std::uint64_t total = shared_->total.load(std::memory_order_relaxed);
+  if (total == 0) return;
+  const double f = std::min(1.0, static_cast<double>(shared_->done.load(std::memory_order_relaxed)) /
+                                     static_cast<double>(total));
+  if (f != fraction_) {
+    fraction_ = f;
+    emit progressChanged(f);
+  }
+}
+
+void Job::onFinished() {
+  poller_->stop();
+  const Outcome o = static_cast<QFutureWatcher<Outcome>*>(watcher_)->result();
+  state_ = o.state;
+  message_ = o.message;
+  if (state_ == State::Done) {
+    if (o.deliver) o.deliver();
+    fraction_ = 1;
+    emit progressChanged(1);
+  }
+  emit finished();
+}
+
+}  // namespace paramscope::ui
