@@ -58,6 +58,27 @@ jobs:
     b: wanda
     b-stats: $samples/tiny-llama-stats/task.safetensors
     output: compare-magnitude-wanda.csv
+  - command: render
+    view: profile
+    criterion: magnitude
+    output: figure-profile-magnitude.svg
+  - command: render
+    view: heatmap
+    tensor: model.layers.0.mlp.up_proj.weight
+    colormap: rdbu_r
+    dpi: 200
+    output: figure-heatmap-up_proj.png
+  - command: render
+    view: histogram
+    tensor: model.layers.0.mlp.up_proj.weight
+    criterion: magnitude
+    top: 10%
+    log-counts: true
+    output: figure-histogram-up_proj.pdf
+  - command: render
+    view: spectrum
+    tensor: model.layers.0.mlp.up_proj.weight
+    output: figure-spectrum-up_proj.png
 EOF
 "$bin/paramscope-cli" jobs "$out/jobs.yaml" >"$out/jobs.log"
 # The GUI's view of the sample, rendered on a virtual display.

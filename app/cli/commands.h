@@ -36,6 +36,8 @@ void add_importance_command(CLI::App& app, Context& ctx);
 void add_mask_command(CLI::App& app, Context& ctx);
 void add_compare_command(CLI::App& app, Context& ctx);
 void add_jobs_command(CLI::App& app, Context& ctx);
+/// Only in builds with the figures library (the GUI's); elsewhere `render` says so.
+void add_render_command(CLI::App& app, Context& ctx);
 
 /// Registers every subcommand (the job runner builds a fresh app per job with it).
 void add_all_commands(CLI::App& app, Context& ctx);

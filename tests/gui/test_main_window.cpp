@@ -118,7 +118,8 @@ void TestMainWindow::opensFileShowsBlocksChartAndSummary() {
   QCOMPARE(test::findBars(frame).size(), std::size_t{5});
   // And on the screen itself (read back from the X server): Qt composed the chart into the window.
   const auto onScreen = [&] {
-    const QRect r = w_->chartView()->geometry();
+    // The view sits in the figures' tabs: its rectangle in window coordinates.
+    const QRect r(w_->chartView()->mapTo(w_.get(), QPoint(0, 0)), w_->chartView()->size());
     const qreal dpr = w_->devicePixelRatio();
     const QImage window = w_->screen()->grabWindow(w_->winId()).toImage();
     return test::findBars(window.copy(QRect(r.topLeft() * dpr, r.size() * dpr)));

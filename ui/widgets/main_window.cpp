@@ -17,6 +17,9 @@
 #include "checkpoint_loader.h"
 #include "checkpoint_tree_model.h"
 #include "criterion_panel.h"
+#include "figure_tabs.h"
+#include "paramscope/error.h"
+#include "paramscope/figures/scene.h"
 #include "importance_job.h"
 #include "jobs_dock.h"
 #include "jobs_model.h"
@@ -60,18 +63,16 @@ MainWindow::MainWindow(QWidget* parent)
       model_(new CheckpointTreeModel(this)),
       loader_(new CheckpointLoader(this)),
       treeDock_(new TreeDock(model_, this)),
-      view_(new VtkViewWidget(this)),
-      chart_(std::make_shared<figures::BlockChart>()),
-      summary_(new QLabel(this)),
       jobs_(new JobsModel(this)),
+      figures_(new FigureTabs(jobs_, this)),
+      summary_(new QLabel(this)),
       jobsDock_(new JobsDock(jobs_, this)),
       criterionPanel_(new CriterionPanel(this)) {
   setObjectName(QStringLiteral("mainWindow"));
   setWindowTitle(tr("ParamScope"));
   setAcceptDrops(true);
 
-  view_->setScene(chart_);
-  setCentralWidget(view_);
+  setCentralWidget(figures_);
   addDockWidget(Qt::LeftDockWidgetArea, treeDock_);
   addDockWidget(Qt::RightDockWidgetArea, criterionPanel_);
   addDockWidget(Qt::BottomDockWidgetArea, jobsDock_);
@@ -85,6 +86,15 @@ MainWindow::MainWindow(QWidget* parent)
   connect(treeDock_, &TreeDock::currentCheckpointChanged, this, &MainWindow::showCheckpoint);
   connect(recent_, &RecentFiles::openRequested, this, &MainWindow::openPath);
   connect(criterionPanel_, &CriterionPanel::computeRequested, this, &MainWindow::computeImportance);
+  connect(treeDock_, &TreeDock::currentTensorChanged, this, [this](const Tensor* t) {
+    if (!t) return;
+    figures_->showTensor(model_->checkpointAt(treeDock_->currentCheckpoint()), t);
+    if (figures_->currentIndex() == FigureTabs::BlocksTab || figures_->currentIndex() == FigureTabs::ProfileTab)
+      figures_->setCurrentIndex(FigureTabs::HeatmapTab);
+  });
+  connect(figures_, &FigureTabs::tensorClicked, this,
+          [this](const QString& name) { treeDock_->showTensor(treeDock_->currentCheckpoint(), name.toStdString()); });
+  connect(figures_, &FigureTabs::readout, this, [this](const QString& text) { statusBar()->showMessage(text); });
 
   QSettings settings;
   const QStringList saved = settings.value(kSessionRequestKey).toStringList();
@@ -110,6 +120,10 @@ void MainWindow::createActions() {
   QMenu* recentMenu = file->addMenu(tr("Open &Recent"));
   recentMenu->setObjectName(QStringLiteral("menuRecent"));
   recent_ = new RecentFiles(recentMenu, this);
+  file->addSeparator();
+  QAction* exportAction = file->addAction(tr("&Export Figure..."), this, &MainWindow::exportFigure);
+  exportAction->setObjectName(QStringLiteral("actionExportFigure"));
+  exportAction->setShortcut(QKeySequence(Qt::CTRL | Qt::Key_E));
   file->addSeparator();
   closeAction_ = file->addAction(tr("&Close Checkpoint"), this, &MainWindow::closeCurrentCheckpoint);
   closeAction_->setObjectName(QStringLiteral("actionCloseCheckpoint"));
@@ -165,18 +179,16 @@ void MainWindow::closeCurrentCheckpoint() {
 
 void MainWindow::showCheckpoint(int row) {
   const CheckpointPtr c = model_->checkpointAt(row);
+  figures_->showCheckpoint(c);
   if (c) {
-    chart_->set_checkpoint(*c);
     summary_->setText(summaryOf(*c));
     setWindowTitle(tr("%1 - ParamScope").arg(QFileInfo(QString::fromStdString(c->path().string())).fileName()));
   } else {
-    chart_->clear();
     summary_->clear();
     setWindowTitle(tr("ParamScope"));
   }
   closeAction_->setEnabled(c != nullptr);
   criterionPanel_->setCheckpointAvailable(c != nullptr);
-  view_->renderLater();
 }
 
 void MainWindow::onLoaded(const QString& path, std::shared_ptr<const Checkpoint> checkpoint) {
@@ -209,8 +221,37 @@ Job* MainWindow::computeImportance(const ComputeRequest& request) {
                         for (int row = 0; row < model_->checkpointCount(); ++row)
                           if (model_->checkpointAt(row) == r->checkpoint)
                             model_->setImportance(row, r->request.label(), r->tensorScores, r->blockScores);
+                        if (model_->checkpointAt(treeDock_->currentCheckpoint()) == r->checkpoint) {
+                          figures_->showProfile(r->checkpoint, r->maps,
+                                                parse_reduction(r->request.reduction.toStdString()),
+                                                r->request.label());
+                          figures_->setCurrentIndex(FigureTabs::ProfileTab);
+                        }
                         statusBar()->showMessage(tr("Computed %1").arg(r->request.label()), 5000);
                       }));
+}
+
+VtkViewWidget* MainWindow::chartView() const { return figures_->view(FigureTabs::BlocksTab); }
+figures::BlockChart& MainWindow::chart() const { return figures_->blocks(); }
+
+void MainWindow::exportFigure() {
+  figures::Scene* scene = figures_->currentScene();
+  if (!scene) return;
+  QString selected;
+  const QString file = QFileDialog::getSaveFileName(
+      this, tr("Export Figure"), QDir(lastDirectory()).filePath(figures_->tabText(figures_->currentIndex()).toLower() + ".png"),
+      tr("PNG image, 300 dpi (*.png);;SVG (*.svg);;PDF (*.pdf)"), &selected);
+  if (file.isEmpty()) return;
+  QSettings().setValue(kLastDirKey, QFileInfo(file).absolutePath());
+  figures::ExportOptions options;
+  options.dpi = 300;
+  try {
+    scene->save(file.toStdString(), options);
+    statusBar()->showMessage(tr("Exported %1").arg(QDir::toNativeSeparators(file)), 5000);
+  } catch (const Error& e) {
+    statusBar()->showMessage(QString::fromStdString(e.what()));
+    if (errorDialogs_) QMessageBox::warning(this, tr("Cannot export the figure"), QString::fromStdString(e.what()));
+  }
 }
 
 void MainWindow::restoreSession() {

@@ -22,6 +22,7 @@ namespace paramscope::ui {
 class CheckpointLoader;
 class CheckpointTreeModel;
 class CriterionPanel;
+class FigureTabs;
 class Job;
 class JobsDock;
 class JobsModel;
@@ -49,8 +50,10 @@ public:
 
   CheckpointTreeModel* model() const noexcept { return model_; }
   TreeDock* treeDock() const noexcept { return treeDock_; }
-  VtkViewWidget* chartView() const noexcept { return view_; }
-  figures::BlockChart& chart() const noexcept { return *chart_; }
+  /// The blocks chart's view and scene (the first tab of the figures).
+  VtkViewWidget* chartView() const;
+  figures::BlockChart& chart() const;
+  FigureTabs* figures() const noexcept { return figures_; }
   RecentFiles* recentFiles() const noexcept { return recent_; }
   /// "safetensors · 21 tensors · 1,704 parameters" for the checkpoint shown.
   QString summary() const;
@@ -81,15 +84,15 @@ private:
   void showCheckpoint(int row);
   void onLoaded(const QString& path, std::shared_ptr<const paramscope::Checkpoint> checkpoint);
   void onLoadFailed(const QString& path, const QString& message);
+  void exportFigure();
 
   CheckpointTreeModel* model_;
   CheckpointLoader* loader_;
   TreeDock* treeDock_;
-  VtkViewWidget* view_;
-  std::shared_ptr<figures::BlockChart> chart_;
+  JobsModel* jobs_;
+  FigureTabs* figures_;
   RecentFiles* recent_ = nullptr;
   QLabel* summary_;
-  JobsModel* jobs_;
   JobsDock* jobsDock_;
   CriterionPanel* criterionPanel_;
   QAction* closeAction_ = nullptr;

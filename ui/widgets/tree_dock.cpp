@@ -62,12 +62,36 @@ int TreeDock::currentCheckpoint() const {
   return model_->checkpointRowOf(proxy_->mapToSource(view_->selectionModel()->currentIndex()));
 }
 
+void TreeDock::showTensor(int row, const std::string& name) {
+  const QModelIndex top = model_->checkpointIndex(row);
+  for (int b = 0; b < model_->rowCount(top); ++b) {
+    const QModelIndex block = model_->index(b, 0, top);
+    for (int t = 0; t < model_->rowCount(block); ++t) {
+      const QModelIndex source = model_->index(t, 0, block);
+      const Tensor* tensor = model_->tensorAt(source);
+      if (!tensor || tensor->name() != name) continue;
+      const QModelIndex index = proxy_->mapFromSource(source);
+      if (!index.isValid()) return;
+      view_->selectionModel()->setCurrentIndex(index, QItemSelectionModel::ClearAndSelect | QItemSelectionModel::Rows);
+      view_->scrollTo(index);
+      return;
+    }
+  }
+}
+
 void TreeDock::onCurrentChanged() {
+  const QModelIndex source = proxy_->mapToSource(view_->selectionModel()->currentIndex());
+  const Tensor* tensor = model_->tensorAt(source);
   const int row = currentCheckpoint();
   const Checkpoint* current = model_->checkpointAt(row).get();
-  if (current == current_) return;
-  current_ = current;
-  emit currentCheckpointChanged(row);
+  if (current != current_) {
+    current_ = current;
+    emit currentCheckpointChanged(row);
+  }
+  if (tensor != currentTensor_) {
+    currentTensor_ = tensor;
+    emit currentTensorChanged(tensor);
+  }
 }
 
 void TreeDock::onFilterChanged(const QString& text) {

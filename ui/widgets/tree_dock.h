@@ -1,6 +1,8 @@
 // The dock that lists the open checkpoints: a filter box over a sortable tree.
 #pragma once
 
+#include <string>
+
 #include <QDockWidget>
 
 class QLineEdit;
@@ -8,6 +10,7 @@ class QTreeView;
 
 namespace paramscope {
 class Checkpoint;
+class Tensor;
 }
 
 namespace paramscope::ui {
@@ -30,10 +33,14 @@ public:
   void showCheckpoint(int row);
   /// The source-model row of the checkpoint the current item belongs to; -1 if there is none.
   int currentCheckpoint() const;
+  /// Makes the row of the named tensor of checkpoint `row` current (if the filter shows it).
+  void showTensor(int row, const std::string& name);
 
 signals:
   /// The current item moved under another checkpoint (row in the source model; -1: none).
   void currentCheckpointChanged(int row);
+  /// A tensor row became current (tensor is null when the current row is not a tensor's).
+  void currentTensorChanged(const paramscope::Tensor* tensor);
 
 private:
   void onCurrentChanged();
@@ -43,7 +50,8 @@ private:
   CheckpointFilterProxy* proxy_;
   QLineEdit* filter_;
   QTreeView* view_;
-  const paramscope::Checkpoint* current_ = nullptr;  // identity: rows shift when one closes
+  const paramscope::Checkpoint* current_ = nullptr;
+  const paramscope::Tensor* currentTensor_ = nullptr;  // identity: rows shift when one closes
 };
 
 }  // namespace paramscope::ui

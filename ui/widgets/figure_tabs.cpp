@@ -1,0 +1,130 @@
+#include "figure_tabs.h"
+
+#include <QString>
+
+#include "job.h"
+#include "jobs_model.h"
+#include "paramscope/figures/block_chart.h"
+#include "paramscope/figures/figure_data.h"
+#include "paramscope/figures/heatmap_scene.h"
+#include "paramscope/figures/histogram_chart.h"
+#include "paramscope/figures/profile_chart.h"
+#include "paramscope/figures/spectrum_chart.h"
+#include "paramscope/pyramid.h"
+#include "paramscope/spectral.h"
+#include "vtk_view_widget.h"
+
+namespace paramscope::ui {
+namespace {
+
+// Above this many elements the spectrum waits for a click on its tab's refresh (an SVD of a
+// 4096 x 11008 matrix takes seconds); below it comes with the tensor.
+constexpr std::int64_t kSpectrumAuto = 4096 * 4096;
+
+}  // namespace
+
+FigureTabs::FigureTabs(JobsModel* jobs, QWidget* parent)
+    : QTabWidget(parent),
+      jobs_(jobs),
+      blocks_(std::make_shared<figures::BlockChart>()),
+      heatmap_(std::make_shared<figures::HeatmapScene>()),
+      profile_(std::make_shared<figures::ProfileChart>()),
+      histogram_(std::make_shared<figures::HistogramChart>()),
+      spectrum_(std::make_shared<figures::SpectrumChart>()) {
+  setObjectName(QStringLiteral("figureTabs"));
+  const std::pair<std::shared_ptr<figures::Scene>, QString> tabs[] = {
+      {blocks_, tr("Blocks")},        {heatmap_, tr("Heatmap")},   {profile_, tr("Depth Profile")},
+      {histogram_, tr("Distribution")}, {spectrum_, tr("Spectrum")}};
+  for (int i = 0; i < 5; ++i) {
+    views_[i] = new VtkViewWidget(this);
+    views_[i]->setScene(tabs[i].first);
+    addTab(views_[i], tabs[i].second);
+  }
+  histogram_->set_log_counts(true);
+  profile_->on_click([this](int block, int series) {
+    if (series >= 0 && static_cast<std::size_t>(series) < profileTensors_.size() && block >= 0 &&
+        static_cast<std::size_t>(block) < profileTensors_[static_cast<std::size_t>(series)].size()) {
+      const std::string& name = profileTensors_[static_cast<std::size_t>(series)][static_cast<std::size_t>(block)];
+      if (!name.empty()) emit tensorClicked(QString::fromStdString(name));
+    }
+  });
+  heatmap_->set_hover_callback([this](const std::optional<figures::Readout>& r) {
+    emit readout(r ? tr("row %1, col %2: %3").arg(r->row).arg(r->col).arg(static_cast<double>(r->value), 0, 'g', 6)
+                   : QString());
+  });
+}
+
+FigureTabs::~FigureTabs() = default;
+
+figures::Scene* FigureTabs::currentScene() const {
+  const int i = currentIndex();
+  return i >= 0 && i < 5 ? views_[i]->scene() : nullptr;
+}
+
+VtkViewWidget* FigureTabs::view(Tab tab) const { return views_[tab]; }
+
+void FigureTabs::showCheckpoint(CheckpointPtr checkpoint) {
+  if (checkpoint)
+    blocks_->set_checkpoint(*checkpoint);
+  else
+    blocks_->clear();
+  profile_->clear();
+  profileTensors_.clear();
+  for (auto* v : views_) v->renderLater();
+}
+
+void FigureTabs::showTensor(CheckpointPtr checkpoint, const Tensor* tensor) {
+  tensor_ = tensor;
+  if (!tensor || !checkpoint) return;
+  const QString name = QString::fromStdString(tensor->name());
+  const std::string title = tensor->name();
+  // The pyramid: the heatmap at any zoom, built on the pool.
+  jobs_->start(tr("heatmap of %1").arg(name), [this, checkpoint, tensor, title](const JobControl& control) {
+    PyramidOptions both;
+    both.mean = true;  // max-abs and mean per pixel, selectable in the view
+    auto pyramid =
+        std::make_shared<const TensorPyramid>(TensorPyramid::of_tensor(*tensor, ThreadPool::global(), control, both));
+    return std::function<void()>([this, tensor, pyramid, title] {
+      if (tensor != tensor_) return;  // another tensor was chosen meanwhile
+      heatmap_->set_pyramid(pyramid, title);
+      views_[HeatmapTab]->renderLater();
+      emit viewUpdated(HeatmapTab);
+    });
+  });
+  jobs_->start(tr("distribution of %1").arg(name), [this, checkpoint, tensor, title](const JobControl& control) {
+    ProgressTracker tracker(control, 1);
+    const std::vector<float> values = tensor->to_f32();
+    auto h = std::make_shared<figures::HistogramData>(figures::histogram_of(values, 100));
+    tracker.advance(1);
+    return std::function<void()>([this, tensor, h, title] {
+      if (tensor != tensor_) return;
+      histogram_->set_histogram(h->counts, h->lo, h->hi, title, "value");
+      views_[HistogramTab]->renderLater();
+      emit viewUpdated(HistogramTab);
+    });
+  });
+  if (tensor->shape().size() >= 2 && tensor->numel() <= kSpectrumAuto)
+    jobs_->start(tr("spectrum of %1").arg(name), [this, checkpoint, tensor, title](const JobControl&) {
+      auto m = std::make_shared<SpectralMetrics>(spectral_metrics(*tensor));
+      return std::function<void()>([this, tensor, m, title] {
+        if (tensor != tensor_) return;
+        std::vector<double> eig;
+        for (double s : m->singular_values) eig.push_back(s * s);
+        spectrum_->set_values(std::move(eig), title, "eigenvalue of W^T W");
+        if (m->alpha > 1 && m->xmin > 0) spectrum_->set_fit(m->alpha, m->xmin);
+        views_[SpectrumTab]->renderLater();
+        emit viewUpdated(SpectrumTab);
+      });
+    });
+}
+
+void FigureTabs::showProfile(CheckpointPtr checkpoint, const ReducedMaps& maps, Reduction r, const QString& title) {
+  if (!checkpoint) return;
+  figures::ProfileData d = figures::profile_of(maps, *checkpoint, r);
+  profileTensors_ = std::move(d.tensors);
+  profile_->set_profile(std::move(d.block_labels), std::move(d.series), title.toStdString());
+  views_[ProfileTab]->renderLater();
+  emit viewUpdated(ProfileTab);
+}
+
+}  // namespace paramscope::ui

@@ -1,0 +1,76 @@
+// The central area: one tab per view (blocks, heatmap, depth profile, distribution, spectrum),
+// each a figures scene in a VTK view. Data for the views is prepared on the worker pool through
+// jobs; the tabs only show it. Export writes the current view as PNG, SVG or PDF.
+#pragma once
+
+#include <memory>
+
+#include <QTabWidget>
+
+#include "checkpoint_tree_model.h"
+
+namespace paramscope {
+class Tensor;
+struct ReducedMaps;
+enum class Reduction : std::uint8_t;
+}  // namespace paramscope
+namespace paramscope::figures {
+class BlockChart;
+class HeatmapScene;
+class HistogramChart;
+class ProfileChart;
+class Scene;
+class SpectrumChart;
+}  // namespace paramscope::figures
+
+namespace paramscope::ui {
+
+class JobsModel;
+class VtkViewWidget;
+
+class FigureTabs : public QTabWidget {
+  Q_OBJECT
+
+public:
+  enum Tab : int { BlocksTab, HeatmapTab, ProfileTab, HistogramTab, SpectrumTab };
+
+  FigureTabs(JobsModel* jobs, QWidget* parent = nullptr);
+  ~FigureTabs() override;
+
+  /// Shows a checkpoint's blocks (nullptr: none) and forgets the tensor and profile of another.
+  void showCheckpoint(CheckpointPtr checkpoint);
+  /// Starts jobs for the tensor's heatmap pyramid, histogram and (for matrices) spectrum.
+  void showTensor(CheckpointPtr checkpoint, const paramscope::Tensor* tensor);
+  /// Shows the per-block, per-module-kind scores of an importance result.
+  void showProfile(CheckpointPtr checkpoint, const paramscope::ReducedMaps& maps, paramscope::Reduction r,
+                   const QString& title);
+
+  figures::Scene* currentScene() const;
+  VtkViewWidget* view(Tab tab) const;
+  figures::BlockChart& blocks() const noexcept { return *blocks_; }
+  figures::HeatmapScene& heatmap() const noexcept { return *heatmap_; }
+  figures::ProfileChart& profile() const noexcept { return *profile_; }
+  figures::HistogramChart& histogram() const noexcept { return *histogram_; }
+  figures::SpectrumChart& spectrum() const noexcept { return *spectrum_; }
+
+signals:
+  /// A bar or point of the profile was clicked: the tensor behind it.
+  void tensorClicked(const QString& name);
+  /// A view changed its content (for tests waiting on jobs).
+  void viewUpdated(int tab);
+  /// The heatmap's hover read-out ("row 3, col 17: 0.0123"; "" when off the matrix).
+  void readout(const QString& text);
+
+private:
+  JobsModel* jobs_;
+  std::shared_ptr<figures::BlockChart> blocks_;
+  std::shared_ptr<figures::HeatmapScene> heatmap_;
+  std::shared_ptr<figures::ProfileChart> profile_;
+  std::shared_ptr<figures::HistogramChart> histogram_;
+  std::shared_ptr<figures::SpectrumChart> spectrum_;
+  VtkViewWidget* views_[5] = {};
+  std::vector<std::vector<std::string>> profileTensors_;  // [series][block]
+  const paramscope::Tensor* tensor_ = nullptr;             // the tensor the latest jobs are for
+};
+
+}  // namespace paramscope::ui
