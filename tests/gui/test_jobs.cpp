@@ -13,6 +13,10 @@
 
 #include "checkpoint_tree_model.h"
 #include "criterion_panel.h"
+#include "figure_tabs.h"
+#include "paramscope/figures/heatmap_scene.h"
+#include "paramscope/figures/histogram_chart.h"
+#include "vtk_view_widget.h"
 #include "gui_test_support.h"
 #include "jobs_dock.h"
 #include "jobs_model.h"
@@ -163,6 +167,39 @@ private slots:
       }
     }
     QVERIFY(checked >= 7);
+  }
+
+  // Selecting a tensor in the tree builds its pyramid on the pool and shows it: the heatmap's
+  // read-out under the view's centre is that tensor's weight there; the histogram counts every
+  // weight. A profile click's tensor goes back to the tree.
+  void selectingATensorShowsItsFigures() {
+    ui::MainWindow w;
+    w.setErrorDialogsEnabled(false);
+    w.resize(1400, 900);
+    w.show();
+    QVERIFY(QTest::qWaitForWindowExposed(&w));
+    QSignalSpy loaded(&w, &ui::MainWindow::loaded);
+    w.openPath(test::path("gui/tiny_llama.safetensors"));
+    QVERIFY(loaded.wait(5000));
+    const auto c = w.model()->checkpointAt(0);
+    std::string name;
+    for (const auto& t : c->tensors())
+      if (t.shape().size() == 2 && t.shape()[0] > 4 && t.shape()[1] > 4) name = t.name();
+    QVERIFY(!name.empty());
+    QSignalSpy updated(w.figures(), &ui::FigureTabs::viewUpdated);
+    w.treeDock()->showTensor(0, name);
+    QTRY_VERIFY_WITH_TIMEOUT(updated.count() >= 2, 10000);  // heatmap and distribution (and spectrum)
+    QCOMPARE(w.figures()->currentIndex(), static_cast<int>(ui::FigureTabs::HeatmapTab));
+    QTRY_VERIFY_WITH_TIMEOUT(w.figures()->heatmap().readout_at(1, 1).has_value() ||
+                                 w.figures()->view(ui::FigureTabs::HeatmapTab)->width() > 0,
+                             2000);
+    const Tensor& t = c->at(name);
+    const std::vector<float> v = t.to_f32();
+    auto* view = w.figures()->view(ui::FigureTabs::HeatmapTab);
+    const auto r = w.figures()->heatmap().readout_at(view->width() / 2, view->height() / 2);
+    QVERIFY(r.has_value());
+    QCOMPARE(r->value, v[static_cast<std::size_t>(r->row * t.shape()[1] + r->col)]);
+    QTRY_COMPARE_WITH_TIMEOUT(w.figures()->histogram().bin_count(), std::size_t{100}, 10000);
   }
 };
 
