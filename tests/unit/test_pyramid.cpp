@@ -94,6 +94,8 @@ class TestPyramid : public QObject {
   Q_OBJECT
 
 private slots:
+  void statsHistogram_data();
+  void statsHistogram();
   void matrixShape_data();
   void matrixShape();
   void handChecked_data();
@@ -653,6 +655,37 @@ void TestPyramid::largeTensorTiming() {
     QVERIFY(!std::isnan(zoomed[0]) && !std::isnan(mid[0]));
     QVERIFY((build + view) / 1e9 < 1.0);
   }
+}
+
+// The distribution view's histogram comes from the build's statistics: hand-checked counts.
+void TestPyramid::statsHistogram_data() {
+  QTest::addColumn<QList<float>>("values");
+  QTest::addColumn<int>("bins");
+  QTest::addColumn<double>("lo");
+  QTest::addColumn<double>("hi");
+  QTest::addColumn<QList<double>>("counts");
+  const float nan = std::numeric_limits<float>::quiet_NaN();
+  QTest::newRow("0..3 in 3 bins") << QList<float>{0, 1, 2, 3} << 3 << 0.0 << 3.0 << QList<double>{1, 1, 2};
+  QTest::newRow("signed, NaN left out") << QList<float>{-1, -0.5f, nan, 0.5f, 1, 1} << 4 << -1.0 << 1.0
+                                         << QList<double>{1, 1, 0, 3};  // 0.5 opens the last bin
+  QTest::newRow("constant") << QList<float>{2, 2, 2} << 2 << 1.5 << 2.5 << QList<double>{0, 3};
+  QTest::newRow("nothing finite") << QList<float>{nan} << 2 << 0.0 << 1.0 << QList<double>{0, 0};
+}
+
+void TestPyramid::statsHistogram() {
+  QFETCH(QList<float>, values);
+  QFETCH(int, bins);
+  QFETCH(double, lo);
+  QFETCH(double, hi);
+  QFETCH(QList<double>, counts);
+  ValueStats s;
+  const std::vector<float> v(values.begin(), values.end());
+  s.add(v);
+  double l = -9, h = -9;
+  const std::vector<double> got = s.histogram(bins, l, h);
+  QCOMPARE(l, lo);
+  QCOMPARE(h, hi);
+  QCOMPARE(QList<double>(got.begin(), got.end()), counts);
 }
 
 QTEST_GUILESS_MAIN(TestPyramid)

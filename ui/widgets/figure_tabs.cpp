@@ -78,44 +78,44 @@ void FigureTabs::showTensor(CheckpointPtr checkpoint, const Tensor* tensor) {
   if (!tensor || !checkpoint) return;
   const QString name = QString::fromStdString(tensor->name());
   const std::string title = tensor->name();
-  // The pyramid: the heatmap at any zoom, built on the pool.
+  // The pyramid first (the heatmap at any zoom, built on the pool in one pass over the tensor);
+  // the distribution comes from the statistics gathered on the way, and the spectrum (an SVD)
+  // only after it, so the first frame of the heatmap waits for nothing else.
   jobs_->start(tr("heatmap of %1").arg(name), [this, checkpoint, tensor, title](const JobControl& control) {
     PyramidOptions both;
     both.mean = true;  // max-abs and mean per pixel, selectable in the view
     auto pyramid =
         std::make_shared<const TensorPyramid>(TensorPyramid::of_tensor(*tensor, ThreadPool::global(), control, both));
-    return std::function<void()>([this, tensor, pyramid, title] {
+    return std::function<void()>([this, checkpoint, tensor, pyramid, title] {
       if (tensor != tensor_) return;  // another tensor was chosen meanwhile
       heatmap_->set_pyramid(pyramid, title);
       views_[HeatmapTab]->renderLater();
       emit viewUpdated(HeatmapTab);
-    });
-  });
-  jobs_->start(tr("distribution of %1").arg(name), [this, checkpoint, tensor, title](const JobControl& control) {
-    ProgressTracker tracker(control, 1);
-    const std::vector<float> values = tensor->to_f32();
-    auto h = std::make_shared<figures::HistogramData>(figures::histogram_of(values, 100));
-    tracker.advance(1);
-    return std::function<void()>([this, tensor, h, title] {
-      if (tensor != tensor_) return;
-      histogram_->set_histogram(h->counts, h->lo, h->hi, title, "value");
+      double lo = 0, hi = 1;
+      std::vector<double> counts = pyramid->stats().histogram(100, lo, hi);
+      histogram_->set_histogram(std::move(counts), lo, hi, title, "value");
       views_[HistogramTab]->renderLater();
       emit viewUpdated(HistogramTab);
+      if (tensor->shape().size() >= 2 && tensor->numel() <= kSpectrumAuto) startSpectrum(checkpoint, tensor);
     });
   });
-  if (tensor->shape().size() >= 2 && tensor->numel() <= kSpectrumAuto)
-    jobs_->start(tr("spectrum of %1").arg(name), [this, checkpoint, tensor, title](const JobControl&) {
-      auto m = std::make_shared<SpectralMetrics>(spectral_metrics(*tensor));
-      return std::function<void()>([this, tensor, m, title] {
-        if (tensor != tensor_) return;
-        std::vector<double> eig;
-        for (double s : m->singular_values) eig.push_back(s * s);
-        spectrum_->set_values(std::move(eig), title, "eigenvalue of W^T W");
-        if (m->alpha > 1 && m->xmin > 0) spectrum_->set_fit(m->alpha, m->xmin);
-        views_[SpectrumTab]->renderLater();
-        emit viewUpdated(SpectrumTab);
-      });
-    });
+}
+
+void FigureTabs::startSpectrum(CheckpointPtr checkpoint, const Tensor* tensor) {
+  const std::string title = tensor->name();
+  jobs_->start(tr("spectrum of %1").arg(QString::fromStdString(title)),
+               [this, checkpoint, tensor, title](const JobControl&) {
+                 auto m = std::make_shared<SpectralMetrics>(spectral_metrics(*tensor));
+                 return std::function<void()>([this, tensor, m, title] {
+                   if (tensor != tensor_) return;
+                   std::vector<double> eig;
+                   for (double s : m->singular_values) eig.push_back(s * s);
+                   spectrum_->set_values(std::move(eig), title, "eigenvalue of W^T W");
+                   if (m->alpha > 1 && m->xmin > 0) spectrum_->set_fit(m->alpha, m->xmin);
+                   views_[SpectrumTab]->renderLater();
+                   emit viewUpdated(SpectrumTab);
+                 });
+               });
 }
 
 void FigureTabs::showProfile(CheckpointPtr checkpoint, const ReducedMaps& maps, Reduction r, const QString& title) {

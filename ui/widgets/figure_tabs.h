@@ -62,6 +62,8 @@ signals:
   void readout(const QString& text);
 
 private:
+  void startSpectrum(CheckpointPtr checkpoint, const paramscope::Tensor* tensor);
+
   JobsModel* jobs_;
   std::shared_ptr<figures::BlockChart> blocks_;
   std::shared_ptr<figures::HeatmapScene> heatmap_;

@@ -50,6 +50,10 @@ public:
   float percentile(double p) const noexcept;
   /// The same over |x| of the finite values; nonzero_only skips zeros (for log-scale floors).
   float abs_percentile(double p, bool nonzero_only = false) const noexcept;
+  /// Counts of the finite values in `bins` equal bins over [min, max] (a constant: [v-0.5, v+0.5]),
+  /// placed by their BF16 value (exact for BF16 data, within one BF16 step otherwise): a histogram
+  /// without another pass over the data. throws Error(Usage) for bins outside 1..100000.
+  std::vector<double> histogram(int bins, double& lo, double& hi) const;
   /// Adds values; merge() adds another's counts. Used while building, and by callers with
   /// buffers of their own.
   void add(std::span<const float> values) noexcept;

@@ -5,6 +5,7 @@
 #include <cmath>
 #include <cstdint>
 
+#include "paramscope/error.h"
 #include "paramscope/pyramid.h"
 
 namespace paramscope {
@@ -39,6 +40,31 @@ std::int64_t rank_of(double p, std::int64_t n) noexcept {
 }
 
 }  // namespace
+
+std::vector<double> ValueStats::histogram(int bins, double& lo, double& hi) const {
+  if (bins < 1 || bins > 100000) throw usage_error("histogram: bins must be in 1..100000");
+  std::vector<double> counts(static_cast<std::size_t>(bins), 0);
+  lo = min;
+  hi = max;
+  if (finite == 0) {
+    lo = 0;
+    hi = 1;
+    return counts;
+  }
+  if (lo == hi) {
+    lo -= 0.5;
+    hi += 0.5;
+  }
+  const double scale = bins / (hi - lo);
+  for (std::uint32_t b = 0; b < bins_.size(); ++b) {
+    if (!bins_[b]) continue;
+    // The bin's value truncated toward zero may fall just outside [min, max]: clamp.
+    const double v = std::clamp(static_cast<double>(value_of_bin(b)), lo, hi);
+    const auto i = std::min<std::size_t>(static_cast<std::size_t>((v - lo) * scale), counts.size() - 1);
+    counts[i] += static_cast<double>(bins_[b]);
+  }
+  return counts;
+}
 
 void ValueStats::add(std::span<const float> values) noexcept {
   if (bins_.empty()) bins_.assign(kBins, 0);
