@@ -14,7 +14,7 @@ ProfileData profile_of(const ReducedMaps& maps, const Checkpoint& checkpoint, Re
   const Hierarchy& h = checkpoint.hierarchy();
   std::map<std::string, std::size_t> tensor_index;
   for (std::size_t i = 0; i < checkpoint.tensors().size(); ++i) tensor_index[checkpoint.tensors()[i].name()] = i;
-  std::vector<int> block_column(h.blocks().size(), -1);
+  const std::vector<std::size_t> block_of = block_ranks(checkpoint);  // every tensor sits in a block
   ProfileData d;
   std::map<std::string, std::size_t> series_of;
   struct Value {
@@ -23,24 +23,20 @@ ProfileData profile_of(const ReducedMaps& maps, const Checkpoint& checkpoint, Re
     std::string tensor;
   };
   std::vector<Value> values;
+  std::vector<char> scored(h.blocks().size(), 0);
   for (const ScoreSummary& t : maps.tensors) {
     const auto it = tensor_index.find(t.name);
     if (it == tensor_index.end()) continue;
-    std::size_t b = 0;
-    while (b < h.blocks().size() &&
-           std::find(h.blocks()[b].tensors.begin(), h.blocks()[b].tensors.end(), it->second) == h.blocks()[b].tensors.end())
-      ++b;
-    if (b == h.blocks().size()) continue;
     const std::string kind(module_kind_name(h.place(it->second).kind));
     const auto [s, added] = series_of.emplace(kind, series_of.size());
     if (added) d.series.push_back({kind, {}});
-    values.push_back({b, s->second, t.value(r), t.name});
+    values.push_back({block_of[it->second], s->second, t.value(r), t.name});
+    scored[block_of[it->second]] = 1;
   }
   // Blocks with a score, in hierarchy order.
-  for (const Value& v : values) block_column[v.block] = 0;
   std::vector<std::size_t> column_of(h.blocks().size(), 0);
   for (std::size_t b = 0; b < h.blocks().size(); ++b)
-    if (block_column[b] == 0) {
+    if (scored[b]) {
       column_of[b] = d.block_labels.size();
       d.block_labels.push_back(block_label(h.blocks()[b]));
     }
