@@ -33,12 +33,18 @@ public:
     timer_.setInterval(1);
     connect(&timer_, &QTimer::timeout, this, [this] {
       const qint64 now = clock_.nsecsElapsed();
-      if (last_ >= 0) worst_ = std::max(worst_, now - last_);
+      if (last_ >= 0 && now - last_ > worst_) {
+        worst_ = now - last_;
+        worst_at_ = last_;
+      }
+      if (last_ >= 0 && now - last_ > 30'000'000) ++over30_;
       last_ = now;
     });
   }
   void start() {
     worst_ = 0;
+    worst_at_ = 0;
+    over30_ = 0;
     last_ = -1;
     clock_.start();
     timer_.start();
@@ -47,11 +53,15 @@ public:
     timer_.stop();
     return static_cast<double>(worst_) / 1e6;
   }
+  /// When the worst stall began, in ms after start(); and how many stalls exceeded 30 ms.
+  double worst_at_ms() const { return static_cast<double>(worst_at_) / 1e6; }
+  int over30() const { return over30_; }
 
 private:
   QTimer timer_;
   QElapsedTimer clock_;
-  qint64 last_ = -1, worst_ = 0;
+  qint64 last_ = -1, worst_ = 0, worst_at_ = 0;
+  int over30_ = 0;
 };
 
 }  // namespace
@@ -106,8 +116,10 @@ int main(int argc, char* argv[]) {
   QSignalSpy frame(view, &QOpenGLWidget::frameSwapped);
   if (!frame.wait(10000)) return 1;
   const double heatmap_ms = static_cast<double>(t.nsecsElapsed()) / 1e6;
-  std::printf("select %s (%s): first heatmap frame %.1f ms, worst GUI stall meanwhile %.1f ms\n", name.c_str(),
-              shape_string(c->at(name).shape()).c_str(), heatmap_ms, stalls.stop_ms());
+  const double select_stall = stalls.stop_ms();
+  std::printf("select %s (%s): first heatmap frame %.1f ms, worst GUI stall meanwhile %.1f ms (at %.0f ms; %d over 30 ms)\n",
+              name.c_str(), shape_string(c->at(name).shape()).c_str(), heatmap_ms, select_stall, stalls.worst_at_ms(),
+              stalls.over30());
 
   // A full-model job while the user keeps working: the event loop must keep ticking.
   ui::ComputeRequest r{QStringLiteral("magnitude"), QStringLiteral("neuron"), QStringLiteral("l2"), {}, {}};
@@ -117,7 +129,8 @@ int main(int argc, char* argv[]) {
   QSignalSpy done(job, &ui::Job::finished);
   if (!done.wait(600000)) return 1;
   const double job_ms = static_cast<double>(t.nsecsElapsed()) / 1e6;
-  std::printf("importance job (magnitude, L2 per neuron, whole model): %.2f s, worst GUI stall %.1f ms, state %s\n",
-              job_ms / 1000, stalls.stop_ms(), ui::stateName(job->state()));
+  const double job_stall = stalls.stop_ms();
+  std::printf("importance job (magnitude, L2 per neuron, whole model): %.2f s, worst GUI stall %.1f ms (at %.0f ms; %d over 30 ms), state %s\n",
+              job_ms / 1000, job_stall, stalls.worst_at_ms(), stalls.over30(), ui::stateName(job->state()));
   return 0;
 }

@@ -2,6 +2,8 @@
 // and pixel measurements of rendered charts.
 #pragma once
 
+#include <algorithm>
+#include <cstdlib>
 #include <memory>
 #include <string>
 #include <vector>
@@ -83,6 +85,30 @@ inline std::vector<BarRun> findBars(const QImage& image, figures::Rgb c = figure
 inline void keepImage(const QImage& image, const QString& name) {
   const QString dir = qEnvironmentVariable("PARAMSCOPE_TEST_IMAGES");
   if (!dir.isEmpty()) image.save(dir + QLatin1Char('/') + name + QStringLiteral(".png"));
+}
+
+/// How two renders of one figure differ: the largest difference of a colour channel, and the
+/// fraction of pixels that differ at all.
+struct Difference {
+  int max_channel = 0;
+  double differing_fraction = 0;
+};
+
+/// Compares two images of the same size (a size mismatch counts as every pixel differing).
+inline Difference compare(const QImage& a, const QImage& b) {
+  if (a.size() != b.size()) return {255, 1.0};
+  const QImage x = a.convertToFormat(QImage::Format_RGB32), y = b.convertToFormat(QImage::Format_RGB32);
+  Difference d;
+  qint64 differing = 0;
+  for (int r = 0; r < x.height(); ++r)
+    for (int c = 0; c < x.width(); ++c) {
+      const QRgb p = x.pixel(c, r), q = y.pixel(c, r);
+      const int m = std::max({std::abs(qRed(p) - qRed(q)), std::abs(qGreen(p) - qGreen(q)), std::abs(qBlue(p) - qBlue(q))});
+      d.max_channel = std::max(d.max_channel, m);
+      differing += m > 0;
+    }
+  d.differing_fraction = static_cast<double>(differing) / (static_cast<double>(x.width()) * x.height());
+  return d;
 }
 
 /// Settings of the tests go to a temporary folder, never to the user's.

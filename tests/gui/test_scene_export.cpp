@@ -82,26 +82,6 @@ figures::ExportOptions pixels(int w, int h, Backend backend = Backend::Automatic
   return o;
 }
 
-struct Difference {
-  int max_channel = 0;
-  double differing_fraction = 0;
-};
-
-Difference compare(const QImage& a, const QImage& b) {
-  const QImage x = a.convertToFormat(QImage::Format_RGB32), y = b.convertToFormat(QImage::Format_RGB32);
-  Difference d;
-  qint64 differing = 0;
-  for (int r = 0; r < x.height(); ++r)
-    for (int c = 0; c < x.width(); ++c) {
-      const QRgb p = x.pixel(c, r), q = y.pixel(c, r);
-      const int m = std::max({std::abs(qRed(p) - qRed(q)), std::abs(qGreen(p) - qGreen(q)), std::abs(qBlue(p) - qBlue(q))});
-      d.max_channel = std::max(d.max_channel, m);
-      differing += m > 0;
-    }
-  d.differing_fraction = static_cast<double>(differing) / (static_cast<double>(x.width()) * x.height());
-  return d;
-}
-
 /// Rows [top, bottom] of the title: the first run of rows, from the top, holding pixels that are
 /// not background in the middle 40 % of the columns (the title is centred; tick labels are not).
 std::pair<int, int> titleRows(const QImage& image) {
@@ -210,7 +190,7 @@ void TestSceneExport::headlessMatchesWindow() {
   const qint64 x_ms = timer.elapsed();
   const QImage egl(a), x(b);
   QCOMPARE(egl.size(), x.size());
-  const Difference d = compare(egl, x);
+  const test::Difference d = test::compare(egl, x);
   qInfo("800x500 BlockChart: headless %lld ms, X window %lld ms; max channel difference %d, %.4f %% of pixels differ",
         egl_ms, x_ms, d.max_channel, d.differing_fraction * 100);
   if (d.max_channel > kMaxChannelDifference || d.differing_fraction > kMaxDifferingFraction) {

@@ -34,11 +34,14 @@ const char* stateName(Job::State s) noexcept {
 
 Job::Job(QString title, Work work, QObject* parent)
     : QObject(parent), title_(std::move(title)), shared_(std::make_shared<Shared>()), poller_(new QTimer(this)) {
+  ThreadPool::global().run_workers_in_background();
   auto shared = shared_;
   auto* watcher = new QFutureWatcher<Outcome>(this);
   watcher_ = watcher;
   connect(watcher, &QFutureWatcher<Outcome>::finished, this, &Job::onFinished);
   watcher->setFuture(QtConcurrent::run([shared, work = std::move(work)]() -> Outcome {
+    // Jobs yield to the GUI thread: its event loop must keep running while they use every core.
+    lower_thread_priority();
     JobControl control{&shared->cancel, [shared](std::uint64_t done, std::uint64_t total) {
                          shared->total.store(total, std::memory_order_relaxed);
                          shared->done.store(done, std::memory_order_relaxed);

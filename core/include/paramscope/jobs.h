@@ -50,10 +50,20 @@ public:
   /// The process-wide pool, sized from PARAMSCOPE_THREADS or the hardware.
   static ThreadPool& global();
 
+  /// From now on the pool's worker threads run at background priority (see
+  /// lower_thread_priority()), so that an interactive thread keeps a core while jobs run.
+  void run_workers_in_background();
+
 private:
   struct Impl;
   std::unique_ptr<Impl> impl_;
 };
+
+/// Lowers the calling thread's scheduling priority for the rest of its life (Linux: nice 10, which
+/// gives it about a tenth of a core's share against a normal thread; elsewhere nothing). For
+/// threads that run background jobs in an interactive program; an unprivileged thread cannot raise
+/// it again.
+void lower_thread_priority() noexcept;
 
 /// Thread-safe progress counter that rate-limits calls to a ProgressFn and polls cancellation.
 class ProgressTracker {

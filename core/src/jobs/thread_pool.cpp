@@ -2,6 +2,13 @@
 #include <tbb/parallel_for.h>
 #include <tbb/task_arena.h>
 #include <tbb/task_group.h>
+#include <tbb/task_scheduler_observer.h>
+
+#if defined(__linux__)
+#include <sys/resource.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+#endif
 
 #include <chrono>
 #include <cstdlib>
@@ -17,10 +24,40 @@ void CancelToken::throw_if_cancelled() const {
   if (cancelled()) throw Error(Error::Kind::Cancelled, "cancelled");
 }
 
+void lower_thread_priority() noexcept {
+#if defined(__linux__)
+  // On Linux the nice value belongs to the thread (its id), not the whole process.
+  constexpr int kBackgroundNice = 10;
+  const auto tid = static_cast<id_t>(::syscall(SYS_gettid));
+  if (::getpriority(PRIO_PROCESS, tid) < kBackgroundNice) ::setpriority(PRIO_PROCESS, tid, kBackgroundNice);
+#endif
+}
+
+namespace {
+// Lowers each worker thread as it joins the arena (the thread that submitted the work keeps its own).
+class BackgroundWorkers final : public tbb::task_scheduler_observer {
+public:
+  explicit BackgroundWorkers(tbb::task_arena& arena) : tbb::task_scheduler_observer(arena) { observe(true); }
+  ~BackgroundWorkers() override { observe(false); }
+  BackgroundWorkers(const BackgroundWorkers&) = delete;
+  BackgroundWorkers& operator=(const BackgroundWorkers&) = delete;
+  void on_scheduler_entry(bool is_worker) override {
+    if (is_worker) lower_thread_priority();
+  }
+};
+}  // namespace
+
 struct ThreadPool::Impl {
   explicit Impl(int n) : arena(n) {}
   tbb::task_arena arena;
+  std::unique_ptr<BackgroundWorkers> background;
+  std::mutex mutex;
 };
+
+void ThreadPool::run_workers_in_background() {
+  const std::lock_guard lock(impl_->mutex);
+  if (!impl_->background) impl_->background = std::make_unique<BackgroundWorkers>(impl_->arena);
+}
 
 ThreadPool::ThreadPool(int threads)
     : impl_(std::make_unique<Impl>(threads > 0 ? threads : tbb::this_task_arena::max_concurrency())) {}

@@ -7,6 +7,7 @@
 
 #include "paramscope/error.h"
 #include "paramscope/pyramid.h"
+#include "view/block_kernels.h"
 #include "view/block_reduce.h"
 #include "view/pyramid_impl.h"
 
@@ -120,34 +121,46 @@ std::vector<float> TensorPyramid::view(double row_begin, double row_end, double 
     stride = stride_all;
   }
 
+  // Per output line: the line's rows first reduced into one row of cells (a contiguous,
+  // vectorisable pass), then each pixel's few cells of that row. The same reduction as over the
+  // pixel's cells directly: max-abs is a maximum under a total order, and the mean's weights
+  // factor into a row part and a column part.
   const bool mean = reduction == PyramidReduction::Mean;
+  const std::int64_t width = c.last - c.first;
+  std::vector<float> column(static_cast<std::size_t>(width));
+  std::vector<double> sum(mean ? column.size() : 0), weight(sum.size());
   for (int i = 0; i < out_h; ++i) {
     const std::int64_t r0 = r.lo[static_cast<std::size_t>(i)], r1 = r.hi[static_cast<std::size_t>(i)];
     if (r0 >= r1) continue;
     float* line = out.data() + static_cast<std::size_t>(i) * static_cast<std::size_t>(out_w);
-    for (int j = 0; j < out_w; ++j) {
-      const std::int64_t c0 = c.lo[static_cast<std::size_t>(j)], c1 = c.hi[static_cast<std::size_t>(j)];
-      if (c0 >= c1) continue;
-      if (!mean) {
+    const float* first_row = cells + (r0 - r.first) * stride;
+    if (!mean) {
+      std::copy_n(first_row, width, column.data());
+      for (std::int64_t y = r0 + 1; y < r1; ++y)
+        detail::max_abs_into(column.data(), cells + (y - r.first) * stride, column.size());
+      for (int j = 0; j < out_w; ++j) {
+        const std::int64_t c0 = c.lo[static_cast<std::size_t>(j)], c1 = c.hi[static_cast<std::size_t>(j)];
+        if (c0 >= c1) continue;
         float v = std::numeric_limits<float>::quiet_NaN();
-        for (std::int64_t y = r0; y < r1; ++y) {
-          const float* row = cells + (y - r.first) * stride;
-          for (std::int64_t x = c0 - c.first; x < c1 - c.first; ++x) v = detail::pick_max_abs(v, row[x]);
-        }
+        for (std::int64_t x = c0 - c.first; x < c1 - c.first; ++x) v = detail::pick_max_abs(v, column[static_cast<std::size_t>(x)]);
         line[j] = v;
-      } else {
-        double sum = 0, weight = 0;
-        for (std::int64_t y = r0; y < r1; ++y) {
-          const float* row = cells + (y - r.first) * stride;
-          const double wy = r.weight[static_cast<std::size_t>(y - r.first)];
-          for (std::int64_t x = c0 - c.first; x < c1 - c.first; ++x) {
-            if (std::isnan(row[x])) continue;
-            const double w = wy * c.weight[static_cast<std::size_t>(x)];
-            sum += static_cast<double>(row[x]) * w;
-            weight += w;
-          }
+      }
+    } else {
+      std::fill(sum.begin(), sum.end(), 0.0);
+      std::fill(weight.begin(), weight.end(), 0.0);
+      for (std::int64_t y = r0; y < r1; ++y)
+        detail::add_weighted(cells + (y - r.first) * stride, nullptr, sum.size(),
+                             r.weight[static_cast<std::size_t>(y - r.first)], sum.data(), weight.data());
+      for (int j = 0; j < out_w; ++j) {
+        const std::int64_t c0 = c.lo[static_cast<std::size_t>(j)], c1 = c.hi[static_cast<std::size_t>(j)];
+        if (c0 >= c1) continue;
+        double s = 0, n = 0;
+        for (std::int64_t x = c0 - c.first; x < c1 - c.first; ++x) {
+          const double wx = c.weight[static_cast<std::size_t>(x)];
+          s += sum[static_cast<std::size_t>(x)] * wx;
+          n += weight[static_cast<std::size_t>(x)] * wx;
         }
-        if (weight > 0) line[j] = static_cast<float>(sum / weight);
+        if (n > 0) line[j] = static_cast<float>(s / n);
       }
     }
   }

@@ -57,6 +57,7 @@ Layout plan(std::int64_t rows, std::int64_t cols, std::int64_t top_size) {
 // A worker's scratch: level L of the tile at index L (level 0 is the read buffer).
 struct TileScratch {
   std::vector<float> pair;  // a row of row pairs, for halve_max_abs
+  std::vector<double> sum, weight;  // the same for halve_mean
   std::vector<std::vector<float>> max_abs, mean;
   std::vector<std::vector<std::uint32_t>> count;
 };
@@ -138,7 +139,9 @@ private:
         cnt.resize(dst.size());
         const float* src = level == 1 ? values.data() : s.mean[L - 1].data();
         const std::uint32_t* src_count = level == 1 ? nullptr : s.count[L - 1].data();
-        detail::halve_mean(src, src_count, sh, sw, sw, dst.data(), cnt.data(), dw);
+        s.sum.resize(static_cast<std::size_t>(sw));
+        s.weight.resize(static_cast<std::size_t>(sw));
+        detail::halve_mean(src, src_count, sh, sw, sw, dst.data(), cnt.data(), dw, s.sum.data(), s.weight.data());
         copy_out(dst.data(), dh, dw, p_.mean[L - 1].data() + r * stride + c, stride);
         if (level == l_.tile_level && !tile_level_count_.empty())
           for (std::int64_t i = 0; i < dh; ++i)
@@ -171,9 +174,12 @@ private:
           detail::halve_max_abs(p_.max_abs[L - 2].data() + 2 * i0 * sw, src_rows, sw, sw,
                                 p_.max_abs[L - 1].data() + i0 * dw, dw, pair.data());
         }
-        if (want_mean_)
+        if (want_mean_) {
+          std::vector<double> sum(static_cast<std::size_t>(sw)), weight(sum.size());
           detail::halve_mean(p_.mean[L - 2].data() + 2 * i0 * sw, count.data() + 2 * i0 * sw, src_rows, sw, sw,
-                             p_.mean[L - 1].data() + i0 * dw, next_count.data() + i0 * dw, dw);
+                             p_.mean[L - 1].data() + i0 * dw, next_count.data() + i0 * dw, dw, sum.data(),
+                             weight.data());
+        }
       });
       count.swap(next_count);
     }
