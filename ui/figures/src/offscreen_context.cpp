@@ -4,6 +4,8 @@
 #include <cstring>
 #include <string>
 
+#include <dlfcn.h>
+
 #include <EGL/egl.h>
 #include <EGL/eglext.h>
 
@@ -68,6 +70,34 @@ protected:
 
 vtkStandardNewMacro(EglRenderWindow)
 
+// A GLX context current on this thread (a Qt widget's, in the GUI) makes Mesa refuse to make an
+// EGL context current, so it is set aside while the export renders and given back afterwards.
+// Looked up at run time: a process without GLX (the CLI) has nothing to set aside.
+class GlxCurrent {
+public:
+  void set_aside() {
+    using GetPtr = void* (*)();
+    using GetXid = unsigned long (*)();
+    auto get_context = reinterpret_cast<GetPtr>(dlsym(RTLD_DEFAULT, "glXGetCurrentContext"));
+    make_current_ = reinterpret_cast<MakeCurrent>(dlsym(RTLD_DEFAULT, "glXMakeContextCurrent"));
+    if (!get_context || !make_current_ || !(context_ = get_context())) return;
+    display_ = reinterpret_cast<GetPtr>(dlsym(RTLD_DEFAULT, "glXGetCurrentDisplay"))();
+    draw_ = reinterpret_cast<GetXid>(dlsym(RTLD_DEFAULT, "glXGetCurrentDrawable"))();
+    read_ = reinterpret_cast<GetXid>(dlsym(RTLD_DEFAULT, "glXGetCurrentReadDrawable"))();
+    if (!display_ || !make_current_(display_, 0, 0, nullptr)) context_ = nullptr;
+  }
+  void restore() {
+    if (context_) make_current_(display_, draw_, read_, context_);
+    context_ = nullptr;
+  }
+
+private:
+  using MakeCurrent = int (*)(void*, unsigned long, unsigned long, void*);
+  MakeCurrent make_current_ = nullptr;
+  void *display_ = nullptr, *context_ = nullptr;
+  unsigned long draw_ = 0, read_ = 0;
+};
+
 }  // namespace
 
 struct OffscreenContext::Impl {
@@ -78,6 +108,7 @@ struct OffscreenContext::Impl {
   EGLContext previous_context = EGL_NO_CONTEXT;
   EGLSurface previous_draw = EGL_NO_SURFACE;
   EGLSurface previous_read = EGL_NO_SURFACE;
+  GlxCurrent glx;
   vtkNew<EglRenderWindow> window;
   unsigned long observers[3] = {0, 0, 0};
 
@@ -106,6 +137,7 @@ void OffscreenContext::Impl::release() {
   // eglTerminate is not called: Mesa refcounts nothing here, and another OffscreenContext (on
   // another thread) may be using the same display. Mesa frees it at exit.
   context = EGL_NO_CONTEXT;
+  glx.restore();
 }
 
 OffscreenContext::OffscreenContext(const std::filesystem::path& file, int width, int height)
@@ -120,6 +152,7 @@ OffscreenContext::OffscreenContext(const std::filesystem::path& file, int width,
   d.previous_context = eglGetCurrentContext();
   d.previous_draw = eglGetCurrentSurface(EGL_DRAW);
   d.previous_read = eglGetCurrentSurface(EGL_READ);
+  d.glx.set_aside();
 
   const char* client = eglQueryString(EGL_NO_DISPLAY, EGL_EXTENSIONS);
   if (!has_extension(client, "EGL_MESA_platform_surfaceless"))
@@ -155,7 +188,7 @@ OffscreenContext::OffscreenContext(const std::filesystem::path& file, int width,
   if (d.context == EGL_NO_CONTEXT) throw fail("no OpenGL 3.2 core context (" + egl_error() + ")");
   if (!eglMakeCurrent(d.display, EGL_NO_SURFACE, EGL_NO_SURFACE, d.context))
     throw fail("cannot make the context current (" + egl_error() +
-               "; another window system's context may be current on this thread)");
+               ")");
 
   // Set up like the Qt bridge (ui/widgets/vtk_view_widget.cpp), minus the display: frames stay in
   // VTK's framebuffers, where vtkWindowToImageFilter and GL2PS read them.
