@@ -79,12 +79,20 @@ jobs:
     view: spectrum
     tensor: model.layers.0.mlp.up_proj.weight
     output: figure-spectrum-up_proj.png
+  - command: render
+    view: surface
+    criterion: magnitude
+    module: mlp.up
+    output: figure-surface-mlp_up.png
 EOF
 "$bin/paramscope-cli" jobs "$out/jobs.yaml" >"$out/jobs.log"
 # The GUI's view of the sample, rendered on a virtual display.
 if [ -x "$bin/paramscope" ] && command -v xvfb-run >/dev/null; then
   xvfb-run -a -s "-screen 0 1600x1000x24" "$bin/paramscope" --quit-after-load --compute magnitude --size 1500x950 \
     --screenshot "$out/gui-tiny-llama.png" \
+    "$samples/tiny-llama" >/dev/null 2>&1 || echo "run-sample.sh: GUI screenshot failed" >&2
+  xvfb-run -a -s "-screen 0 1600x1000x24" "$bin/paramscope" --quit-after-load --compute magnitude --size 1500x950 \
+    --tensor model.layers.0.mlp.up_proj.weight --view heatmap --screenshot "$out/gui-tiny-llama-heatmap.png" \
     "$samples/tiny-llama" >/dev/null 2>&1 || echo "run-sample.sh: GUI screenshot failed" >&2
 fi
 echo

@@ -7,7 +7,7 @@
 
 #include "criterion_options.h"
 #include "paramscope/error.h"
-#include "paramscope/map_io.h"
+#include "paramscope/map_export.h"
 #include "progress_bar.h"
 
 namespace paramscope::cli {
@@ -20,14 +20,6 @@ struct ImportanceOptions {
   std::string output, summary;
   bool json = false;
 };
-
-bool ends_with(const std::string& s, const char* suffix) {
-  const std::string x(suffix);
-  return s.size() >= x.size() && s.compare(s.size() - x.size(), x.size(), x) == 0;
-}
-bool is_hdf5_path(const std::string& p) {
-  return ends_with(p, ".h5") || ends_with(p, ".hdf5");
-}
 
 void print_blocks(const ReducedMaps& maps) {
   std::printf("  %-40s %14s %12s\n", "block", "elements", std::string(reduction_name(maps.reduction)).c_str());
@@ -50,53 +42,11 @@ void run_importance(const ImportanceOptions& o, Context& ctx) {
   HeadConfig heads = HeadConfig::from_checkpoint(model);
   if (o.heads > 0) heads = {o.heads, o.kv_heads};
   const MapProvenance prov = provenance_of(model, criterion.info().name, g, r, inputs);
-  ThreadPool& pool = ctx.pool();
-
-  ReducedMaps maps;
-  if (!criterion.info().elementwise) {
-    if (g != Granularity::Tensor && g != Granularity::Block)
-      throw usage_error("criterion " + criterion.info().name +
-                        " gives one value per matrix: use --granularity tensor or block");
-    ProgressBar bar(criterion.info().name, "elem", stored_bytes_per_element(model, tensors));
-    maps = matrix_scores(model, tensors, criterion, inputs, r, pool, {&ctx.cancel, bar.callback()});
-    maps.granularity = g;
-    if (g == Granularity::Block) maps.maps.erase(maps.maps.begin(), maps.maps.end());
-    if (!o.output.empty()) {
-      if (is_hdf5_path(o.output))
-        write_reduced_maps_hdf5(o.output, maps, prov);
-      else
-        write_reduced_maps_npy(o.output, maps, prov);
-    }
-  } else {
-    const auto field = make_score_field(model, tensors, criterion, inputs);
-    const bool need_summary = !o.summary.empty() || o.json || g != Granularity::Element;
-    if (g == Granularity::Element && !o.output.empty()) {
-      ProgressBar bar("write " + criterion.info().name, "elem", stored_bytes_per_element(model, tensors));
-      const JobControl control{&ctx.cancel, bar.callback()};
-      if (is_hdf5_path(o.output))
-        write_element_maps_hdf5(o.output, *field, prov, pool, control);
-      else
-        write_element_maps_npy(o.output, *field, prov, pool, control);
-    }
-    if (need_summary) {
-      ProgressBar bar(criterion.info().name, "elem", stored_bytes_per_element(model, tensors));
-      maps = reduce_scores(*field, g == Granularity::Element ? Granularity::Tensor : g, r, heads, pool,
-                           {&ctx.cancel, bar.callback()});
-      maps.granularity = g;
-      if (g != Granularity::Element && !o.output.empty()) {
-        if (is_hdf5_path(o.output))
-          write_reduced_maps_hdf5(o.output, maps, prov);
-        else
-          write_reduced_maps_npy(o.output, maps, prov);
-      }
-    }
-  }
-  if (!o.summary.empty()) {
-    if (ends_with(o.summary, ".json"))
-      write_summary_json(o.summary, maps, prov);
-    else
-      write_summary_csv(o.summary, maps, prov);
-  }
+  MapExportSpec spec{g, r, heads, o.output, o.summary, o.json};
+  ProgressBar bar(criterion.info().name, "elem", stored_bytes_per_element(model, tensors));
+  const ReducedMaps maps =
+      export_importance_maps(model, tensors, criterion, inputs, spec, ctx.pool(), {&ctx.cancel, bar.callback()});
+  bar.done();
   if (o.json) {
     std::fputs(summary_json(maps, prov).c_str(), stdout);
     return;

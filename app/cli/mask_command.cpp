@@ -6,6 +6,7 @@
 
 #include "criterion_options.h"
 #include "paramscope/error.h"
+#include "paramscope/map_export.h"
 #include "paramscope/mask.h"
 #include "progress_bar.h"
 
@@ -32,11 +33,7 @@ void run_mask(const MaskOptions& o, Context& ctx) {
   else if (o.dtype != "bool" && o.dtype != "BOOL")
     throw usage_error("--dtype " + o.dtype + ": expected bool or u8");
   const auto field = make_score_field(model, tensors, criterion, inputs);
-  std::vector<std::pair<std::string, std::string>> metadata = {{"paramscope.criterion", criterion.info().name},
-                                                               {"paramscope.source", model.path().string()}};
-  for (const auto& [k, v] : inputs.params) metadata.emplace_back("paramscope.param." + k, v);
-  if (inputs.stats) metadata.emplace_back("paramscope.stats", inputs.stats->path().string());
-  if (inputs.base) metadata.emplace_back("paramscope.base", inputs.base->path().string());
+  const auto metadata = mask_metadata(model, criterion, inputs);
 
   ProgressBar bar("mask " + criterion.info().name, "elem", stored_bytes_per_element(model, tensors));
   const MaskSummary s = write_mask(o.output, *field, spec, dtype, ctx.pool(), {&ctx.cancel, bar.callback()}, metadata);

@@ -1,9 +1,10 @@
-// paramscope-cli render CKPT --view heatmap|profile|histogram|spectrum [--tensor NAME]
-//   [--criterion C ...] -o FIG.png|FIG.svg|FIG.pdf [--dpi N --colormap NAME ...]
+// paramscope-cli render CKPT --view heatmap|profile|histogram|spectrum|surface [--tensor NAME]
+//   [--criterion C ...] [--module KIND] -o FIG.png|FIG.svg|FIG.pdf [--dpi N --colormap NAME ...]
 // The GUI's figures, drawn by the same scenes, with no display at all (Mesa EGL).
 #include <cmath>
 #include <cstdio>
 #include <memory>
+#include <optional>
 
 #include "criterion_options.h"
 #include "paramscope/error.h"
@@ -13,6 +14,7 @@
 #include "paramscope/figures/histogram_chart.h"
 #include "paramscope/figures/profile_chart.h"
 #include "paramscope/figures/spectrum_chart.h"
+#include "paramscope/figures/surface_scene.h"
 #include "paramscope/pyramid.h"
 #include "paramscope/spectral.h"
 
@@ -23,7 +25,9 @@ struct RenderOptions {
   CriterionOptions crit;
   std::string view = "heatmap", tensor, output;
   std::string colormap, scale = "linear", style = "bars", top, reduce = "l2", mode = "density";
+  std::string module, cell = "max-abs";
   double dpi = figures::ExportOptions::kReferenceDpi, width = 6.4, height = 4.0, clip_lo = 0, clip_hi = 100;
+  double azimuth = figures::SurfaceCamera{}.azimuth, elevation = figures::SurfaceCamera{}.elevation, zoom = 1;
   int bins = 100;
   bool log_counts = false;
 };
@@ -52,6 +56,57 @@ std::size_t tensor_index(const Checkpoint& model, const std::string& name) {
   throw usage_error("render: no tensor named '" + name + "' in " + model.path().string());
 }
 
+std::optional<figures::Colormap> colormap_option(const RenderOptions& o) {
+  if (o.colormap.empty()) return std::nullopt;
+  const auto map = figures::colormap_from_name(o.colormap);
+  if (!map) throw usage_error("render: unknown --colormap " + o.colormap + " (viridis, magma, rdbu_r, gray)");
+  return map;
+}
+
+// The 3-D view: a tensor's heightfield (--tensor, weights or scores) or a criterion's importance
+// per neuron over (block, neuron) for one module kind (--module).
+std::unique_ptr<figures::Scene> surface_scene(const RenderOptions& o, OpenedInputs& opened, const Checkpoint& model,
+                                              Context& ctx) {
+  if (o.cell != "max-abs" && o.cell != "mean") throw usage_error("render: --cell is max-abs or mean");
+  const PyramidReduction cell = o.cell == "mean" ? PyramidReduction::Mean : PyramidReduction::MaxAbs;
+  if (o.module.empty() == o.tensor.empty())
+    throw usage_error("render: --view surface needs either --tensor NAME (its heightfield) or --module KIND "
+                      "(importance per neuron over blocks, e.g. --module mlp.down)");
+  auto scene = std::make_unique<figures::SurfaceScene>();
+  const std::string source = model.path().filename().string();
+  if (!o.tensor.empty()) {
+    const std::size_t i = tensor_index(model, o.tensor);
+    const Tensor& t = model.tensors()[i];
+    const auto [rows, cols] = matrix_shape(t.shape());
+    std::string what;
+    auto values = std::make_shared<std::vector<float>>(tensor_values(o, opened, model, i, what));
+    PyramidOptions options;
+    options.max_abs = cell == PyramidReduction::MaxAbs;
+    options.mean = cell == PyramidReduction::Mean;
+    const TensorPyramid pyramid = TensorPyramid::of_values(values, rows, cols, ctx.pool(), {&ctx.cancel, {}}, options);
+    figures::SurfaceGrid grid = figures::surface_of_pyramid(pyramid, 512, 512, cell);
+    if (!o.crit.criterion.empty()) grid.value_axis = o.crit.criterion + " score";
+    scene->set_grid(std::move(grid), t.name() + (o.crit.criterion.empty() ? "" : " (" + o.crit.criterion + ")"));
+  } else {
+    RenderOptions p = o;
+    if (p.crit.criterion.empty()) p.crit.criterion = "magnitude";
+    const Criterion& criterion = opened.criterion(p.crit);
+    if (!criterion.info().elementwise)
+      throw usage_error("render: " + criterion.info().name +
+                        " gives one value per matrix; the surface over (block, neuron) needs an element-wise criterion");
+    const auto tensors = select_tensors(model, opened.selection(p.crit));
+    const Reduction r = parse_reduction(p.reduce);
+    const ReducedMaps maps = reduce_scores(*make_score_field(model, tensors, criterion, opened.inputs(p.crit)),
+                                           Granularity::Row, r, HeadConfig::from_checkpoint(model), ctx.pool(),
+                                           {&ctx.cancel, {}});
+    scene->set_grid(figures::surface_of_neurons(maps, model, o.module, 512, 512, cell),
+                    source + ": " + criterion.info().name + ", " + p.reduce + " per neuron of " + o.module);
+  }
+  if (const auto map = colormap_option(o)) scene->set_colormap(*map);
+  scene->set_camera(o.azimuth, o.elevation, o.zoom);
+  return scene;
+}
+
 void run_render(const RenderOptions& o, Context& ctx) {
   OpenedInputs opened(ctx);
   const Checkpoint& model = opened.model(o.crit.checkpoint);
@@ -72,11 +127,7 @@ void run_render(const RenderOptions& o, Context& ctx) {
     auto pyramid = std::make_shared<const TensorPyramid>(
         TensorPyramid::of_values(values, rows, cols, ctx.pool(), {&ctx.cancel, {}}));
     heatmap->set_pyramid(pyramid, t.name() + (o.crit.criterion.empty() ? "" : " (" + o.crit.criterion + ")"));
-    if (!o.colormap.empty()) {
-      const auto map = figures::colormap_from_name(o.colormap);
-      if (!map) throw usage_error("render: unknown --colormap " + o.colormap + " (viridis, magma, rdbu_r, gray)");
-      heatmap->set_colormap(*map);
-    }
+    if (const auto map = colormap_option(o)) heatmap->set_colormap(*map);
     if (o.scale != "linear" && o.scale != "log") throw usage_error("render: --scale is linear or log");
     heatmap->set_scale(o.scale == "log" ? figures::ColorScale::Log : figures::ColorScale::Linear);
     heatmap->set_clip_percentiles(o.clip_lo, o.clip_hi);
@@ -128,8 +179,10 @@ void run_render(const RenderOptions& o, Context& ctx) {
     if (o.mode != "density" && o.mode != "rank") throw usage_error("render: --mode is density or rank");
     chart->set_mode(o.mode == "rank" ? figures::SpectrumChart::Mode::RankOrdered : figures::SpectrumChart::Mode::Density);
     scene = std::move(chart);
+  } else if (o.view == "surface") {
+    scene = surface_scene(o, opened, model, ctx);
   } else {
-    throw usage_error("render: --view is heatmap, profile, histogram or spectrum, not '" + o.view + "'");
+    throw usage_error("render: --view is heatmap, profile, histogram, spectrum or surface, not '" + o.view + "'");
   }
   scene->save(o.output, ex);
   std::printf("wrote %s\n", o.output.c_str());
@@ -140,22 +193,31 @@ void run_render(const RenderOptions& o, Context& ctx) {
 void add_render_command(CLI::App& app, Context& ctx) {
   auto o = std::make_shared<RenderOptions>();
   auto* cmd = app.add_subcommand(
-      "render", "Draw a figure as the GUI shows it (heatmap, depth profile, histogram, spectrum) to PNG, SVG or "
-                "PDF, with no display needed.");
+      "render", "Draw a figure as the GUI shows it (heatmap, depth profile, histogram, spectrum, 3-D surface) to "
+                "PNG, SVG or PDF, with no display needed.");
   cmd->add_option("checkpoint", o->crit.checkpoint, "Checkpoint file or folder")->required();
-  cmd->add_option("--view", o->view, "heatmap, profile, histogram or spectrum")->capture_default_str();
-  cmd->add_option("--tensor", o->tensor, "The tensor (heatmap, histogram, spectrum)");
+  cmd->add_option("--view", o->view, "heatmap, profile, histogram, spectrum or surface")->capture_default_str();
+  cmd->add_option("--tensor", o->tensor, "The tensor (heatmap, histogram, spectrum; surface: its heightfield)");
+  cmd->add_option("--module", o->module,
+                  "surface: importance per neuron over blocks for this module kind (mlp.down, attn.q, ...)");
   cmd->add_option("--criterion,-c", o->crit.criterion,
                   "Show importance scores instead of weights (profile: default magnitude)");
   cmd->add_option("--base", o->crit.base, "Base checkpoint (delta criteria)");
   cmd->add_option("--stats", o->crit.stats, "Statistics safetensors (data-driven criteria)");
   cmd->add_option("--param,-p", o->crit.params, "Criterion parameter KEY=VALUE (repeatable)");
-  cmd->add_option("--reduce,-r", o->reduce, "profile: sum, mean, max or l2 per tensor")->capture_default_str();
+  cmd->add_option("--reduce,-r", o->reduce, "profile: sum, mean, max or l2 per tensor; surface --module: per neuron")
+      ->capture_default_str();
   cmd->add_option("-o,--output", o->output, "FIG.png, FIG.svg or FIG.pdf")->required();
   cmd->add_option("--dpi", o->dpi, "PNG resolution; text and lines scale with it")->capture_default_str();
   cmd->add_option("--width", o->width, "Figure width in inches")->capture_default_str();
   cmd->add_option("--height", o->height, "Figure height in inches")->capture_default_str();
-  cmd->add_option("--colormap", o->colormap, "heatmap: viridis, magma, rdbu_r (diverging), gray");
+  cmd->add_option("--colormap", o->colormap, "heatmap, surface: viridis, magma, rdbu_r (diverging), gray");
+  cmd->add_option("--azimuth", o->azimuth, "surface: camera azimuth in degrees")->capture_default_str();
+  cmd->add_option("--elevation", o->elevation, "surface: camera elevation in degrees (-90..90; 90: from the top)")
+      ->capture_default_str();
+  cmd->add_option("--zoom", o->zoom, "surface: 1 fits the surface, 2 twice as large")->capture_default_str();
+  cmd->add_option("--cell", o->cell, "surface: how a grid cell reduces a large tensor: max-abs or mean")
+      ->capture_default_str();
   cmd->add_option("--scale", o->scale, "heatmap: linear or log")->capture_default_str();
   cmd->add_option("--clip-low", o->clip_lo, "heatmap: lower percentile of the colour range")->capture_default_str();
   cmd->add_option("--clip-high", o->clip_hi, "heatmap: upper percentile of the colour range")->capture_default_str();

@@ -1,5 +1,5 @@
-// `paramscope-cli render`: every view of the GUI drawn headless (no DISPLAY at all) to PNG, SVG
-// and PDF at the asked size, and clear errors for bad requests.
+// `paramscope-cli render`: every view of the GUI (the 3-D surface too) drawn headless (no DISPLAY
+// at all) to PNG, SVG and PDF at the asked size, and clear errors for bad requests.
 #include <QDir>
 #include <QFile>
 #include <QProcess>
@@ -74,6 +74,17 @@ private slots:
                                   << QByteArray();
     QTest::newRow("spectrum rank svg") << QStringList{"--view", "spectrum", "--tensor", kTensor, "--mode", "rank"}
                                        << "spec.svg" << QByteArray("alpha");
+    QTest::newRow("surface png") << QStringList{"--view", "surface", "--tensor", kTensor, "--colormap", "rdbu_r"}
+                                 << "surface.png" << QByteArray();
+    QTest::newRow("surface mean from the top png") << QStringList{"--view", "surface", "--tensor", kTensor, "--cell",
+                                                                  "mean", "--azimuth", "-90", "--elevation", "90"}
+                                                   << "surface-top.png" << QByteArray();
+    // Importance per neuron of the MLP's down projection over the four blocks: block names on an axis.
+    QTest::newRow("surface neurons svg") << QStringList{"--view", "surface", "-c", "magnitude", "--module", "mlp.down",
+                                                        "--azimuth", "30", "--elevation", "45", "--zoom", "1.2"}
+                                         << "surface.svg" << QByteArray("layers.3");
+    QTest::newRow("surface neurons pdf") << QStringList{"--view", "surface", "--module", "attn.q", "--reduce", "mean"}
+                                         << "surface.pdf" << QByteArray();
   }
   void views() {
     QFETCH(QStringList, args);
@@ -115,6 +126,18 @@ private slots:
                                   << QByteArray("unknown --colormap jet");
     QTest::newRow("bad dpi") << QStringList{"--view", "spectrum", "--tensor", kTensor, "--dpi", "5"}
                              << QByteArray("dpi");
+    QTest::newRow("surface of nothing") << QStringList{"--view", "surface"} << QByteArray("needs either --tensor");
+    QTest::newRow("surface of both") << QStringList{"--view", "surface", "--tensor", kTensor, "--module", "mlp.down"}
+                                     << QByteArray("needs either --tensor");
+    QTest::newRow("surface unknown module") << QStringList{"--view", "surface", "--module", "mlp.nothing"}
+                                            << QByteArray("no neuron maps of module kind 'mlp.nothing' (there are: ");
+    QTest::newRow("surface per-matrix criterion") << QStringList{"--view", "surface", "-c", "spectral-norm", "--module",
+                                                                 "mlp.down"}
+                                                  << QByteArray("needs an element-wise criterion");
+    QTest::newRow("surface bad elevation") << QStringList{"--view", "surface", "--tensor", kTensor, "--elevation", "100"}
+                                           << QByteArray("elevation must be in -90..90");
+    QTest::newRow("surface bad cell") << QStringList{"--view", "surface", "--tensor", kTensor, "--cell", "median"}
+                                      << QByteArray("--cell is max-abs or mean");
   }
   void errors() {
     QFETCH(QStringList, args);

@@ -598,9 +598,6 @@ void TestHeatmapScene::vectorExportKeepsTheImage() {
   QVERIFY(f.open(QIODevice::ReadOnly));
   const QByteArray text = f.readAll();
   QVERIFY(text.contains("halves"));
-  // Known gap: GL2PS embeds only 3-D props as a raster, and the image is a 2-D actor
-  // (vtkImageMapper), so the SVG holds the text only. Fix: draw the image as a textured 3-D prop.
-  QEXPECT_FAIL("", "the heatmap image is a 2-D actor, which GL2PS leaves out of SVG/PDF", Continue);
   QVERIFY2(text.contains("<image"), "no embedded image in the SVG");
 }
 

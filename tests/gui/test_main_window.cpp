@@ -15,7 +15,9 @@
 #include "checkpoint_filter_proxy.h"
 #include "checkpoint_tree_model.h"
 #include "gui_test_support.h"
+#include "figure_tabs.h"
 #include "main_window.h"
+#include "paramscope/figures/heatmap_scene.h"
 #include "paramscope/figures/block_chart.h"
 #include "recent_files.h"
 #include "startup.h"
@@ -72,6 +74,8 @@ private slots:
   void commandLine();
   void startupRunSavesScreenshot_data();
   void startupRunSavesScreenshot();
+  void startupShowsTensor_data();
+  void startupShowsTensor();
 
 private:
   // Opens path and waits for the window to report it.
@@ -317,6 +321,10 @@ void TestMainWindow::commandLine_data() {
                                   << "frobnicate";
   QTest::newRow("missing value") << QStringList{"--screenshot"} << QStringList{} << QString() << false << QSize()
                                  << "screenshot";
+  QTest::newRow("tensor and view") << QStringList{"m.gguf", "--tensor", "a.weight", "--view", "Spectrum"}
+                                   << QStringList{"m.gguf"} << QString() << false << QSize() << QString();
+  QTest::newRow("bad view") << QStringList{"--view", "pie"} << QStringList{} << QString() << false << QSize()
+                            << "--view is one of blocks, heatmap";
 }
 
 void TestMainWindow::commandLine() {
@@ -336,6 +344,8 @@ void TestMainWindow::commandLine() {
   QCOMPARE(o.screenshot, screenshot);
   QCOMPARE(o.quitAfterLoad, quit);
   QCOMPARE(o.size, size);
+  QCOMPARE(o.tensor, args.contains("--tensor") ? QStringLiteral("a.weight") : QString());
+  QCOMPARE(o.view, args.contains("--view") ? int(ui::FigureTabs::SpectrumTab) : -1);
 }
 
 void TestMainWindow::startupRunSavesScreenshot_data() {
@@ -367,6 +377,42 @@ void TestMainWindow::startupRunSavesScreenshot() {
   test::keepImage(shot, QStringLiteral("startup_") + QTest::currentDataTag());
   // The chart is in the picture when something loaded.
   QCOMPARE(test::countPixels(shot, figures::palette::bar) > 10000, checkpoints > 0);
+}
+
+void TestMainWindow::startupShowsTensor_data() {
+  QTest::addColumn<QString>("tensor");
+  QTest::addColumn<int>("view");
+  QTest::addColumn<int>("exitCode");
+  QTest::addColumn<int>("tab");
+  QTest::newRow("heatmap") << "model.layers.0.mlp.down_proj.weight" << -1 << 0 << int(ui::FigureTabs::HeatmapTab);
+  QTest::newRow("distribution") << "model.layers.0.mlp.down_proj.weight" << int(ui::FigureTabs::HistogramTab) << 0
+                                << int(ui::FigureTabs::HistogramTab);
+  QTest::newRow("no such tensor") << "model.nothing.weight" << -1 << 1 << int(ui::FigureTabs::BlocksTab);
+}
+
+// --tensor selects the tensor and waits for its heatmap before the screenshot; --view picks the tab.
+void TestMainWindow::startupShowsTensor() {
+  QFETCH(QString, tensor);
+  QFETCH(int, view);
+  QFETCH(int, exitCode);
+  QFETCH(int, tab);
+  ui::StartupOptions options;
+  options.paths = QStringList{kLlama};
+  options.tensor = tensor;
+  options.view = view;
+  options.screenshot = tmp_.filePath(QStringLiteral("tensor.png"));
+  ui::StartupRun run(w_.get(), options);
+  QSignalSpy finished(&run, &ui::StartupRun::finished);
+  run.start();
+  QVERIFY(finished.wait(30000));
+  QCOMPARE(finished[0][0].toInt(), exitCode);
+  QCOMPARE(w_->figures()->currentIndex(), tab);
+  if (exitCode != 0) return;
+  const auto* pyramid = w_->figures()->heatmap().pyramid();
+  QVERIFY(pyramid);
+  const auto& t = w_->model()->checkpointAt(0)->at(tensor.toStdString());
+  QCOMPARE(pyramid->rows(), t.shape()[0]);
+  QCOMPARE(pyramid->cols(), t.shape()[1]);
 }
 
 PARAMSCOPE_GUI_TEST_MAIN(TestMainWindow)

@@ -26,6 +26,8 @@
 #include "paramscope/figures/histogram_chart.h"
 #include "paramscope/figures/profile_chart.h"
 #include "paramscope/figures/spectrum_chart.h"
+#include "paramscope/figures/surface_scene.h"
+#include "paramscope/figures/figure_data.h"
 #include "paramscope/jobs.h"
 #include "paramscope/pyramid.h"
 
@@ -130,6 +132,16 @@ std::shared_ptr<figures::Scene> spectrum() {
   return s;
 }
 
+// A tensor's heightfield from its pyramid, in the default 3/4 view.
+std::shared_ptr<figures::Scene> surface() {
+  auto s = std::make_shared<figures::SurfaceScene>();
+  s->set_grid(figures::surface_of_pyramid(*pyramidOf("model.layers.0.mlp.up_proj.weight"), 64, 64,
+                                          PyramidReduction::MaxAbs),
+              "model.layers.0.mlp.up_proj.weight");
+  s->set_colormap(figures::Colormap::RdBuR);
+  return s;
+}
+
 }  // namespace
 
 Q_DECLARE_METATYPE(SceneMaker)
@@ -158,6 +170,7 @@ void TestViewBaselines::views() {
   QTest::newRow("profile_lines") << SceneMaker(profileLines);
   QTest::newRow("histogram") << SceneMaker(histogram);
   QTest::newRow("spectrum") << SceneMaker(spectrum);
+  QTest::newRow("surface") << SceneMaker(surface);
 }
 
 void TestViewBaselines::matchesBaseline_data() { views(); }

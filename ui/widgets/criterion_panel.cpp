@@ -81,6 +81,9 @@ CriterionPanel::CriterionPanel(QWidget* parent)
   connect(baseBrowse_, &QPushButton::clicked, this, [this] { browse(base_, tr("Base Checkpoint")); });
   connect(statsBrowse_, &QPushButton::clicked, this, [this] { browse(stats_, tr("Statistics File")); });
   connect(compute_, &QPushButton::clicked, this, [this] { emit computeRequested(request()); });
+  connect(criterion_, &QComboBox::currentIndexChanged, this, &CriterionPanel::requestChanged);
+  connect(base_, &QLineEdit::editingFinished, this, &CriterionPanel::requestChanged);
+  connect(stats_, &QLineEdit::editingFinished, this, &CriterionPanel::requestChanged);
   criterionChanged();
 }
 
@@ -132,7 +135,9 @@ void CriterionPanel::criterionChanged() {
 void CriterionPanel::browse(QLineEdit* edit, const QString& title) {
   const QString path = QFileDialog::getOpenFileName(
       this, title, edit->text(), tr("Checkpoints (*.safetensors *.json *.pt *.pth *.bin *.h5 *.onnx *.gguf);;All files (*)"));
-  if (!path.isEmpty()) edit->setText(path);
+  if (path.isEmpty()) return;
+  edit->setText(path);
+  emit requestChanged();
 }
 
 }  // namespace paramscope::ui

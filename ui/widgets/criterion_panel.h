@@ -39,6 +39,9 @@ public:
 
 signals:
   void computeRequested(const paramscope::ui::ComputeRequest& request);
+  /// The criterion, or its base checkpoint or statistics file, changed (views that show element
+  /// scores follow it without waiting for Compute).
+  void requestChanged();
 
 private:
   void criterionChanged();

@@ -2,6 +2,7 @@
 
 #include <QString>
 
+#include "heatmap_page.h"
 #include "job.h"
 #include "jobs_model.h"
 #include "paramscope/figures/block_chart.h"
@@ -10,8 +11,10 @@
 #include "paramscope/figures/histogram_chart.h"
 #include "paramscope/figures/profile_chart.h"
 #include "paramscope/figures/spectrum_chart.h"
+#include "paramscope/figures/surface_scene.h"
 #include "paramscope/pyramid.h"
 #include "paramscope/spectral.h"
+#include "surface_controls.h"
 #include "vtk_view_widget.h"
 
 namespace paramscope::ui {
@@ -30,7 +33,8 @@ FigureTabs::FigureTabs(JobsModel* jobs, QWidget* parent)
       heatmap_(std::make_shared<figures::HeatmapScene>()),
       profile_(std::make_shared<figures::ProfileChart>()),
       histogram_(std::make_shared<figures::HistogramChart>()),
-      spectrum_(std::make_shared<figures::SpectrumChart>()) {
+      spectrum_(std::make_shared<figures::SpectrumChart>()),
+      surface_(std::make_shared<figures::SurfaceScene>()) {
   setObjectName(QStringLiteral("figureTabs"));
   const std::pair<std::shared_ptr<figures::Scene>, QString> tabs[] = {
       {blocks_, tr("Blocks")},        {heatmap_, tr("Heatmap")},   {profile_, tr("Depth Profile")},
@@ -38,9 +42,17 @@ FigureTabs::FigureTabs(JobsModel* jobs, QWidget* parent)
   for (int i = 0; i < 5; ++i) {
     views_[i] = new VtkViewWidget(this);
     views_[i]->setScene(tabs[i].first);
-    addTab(views_[i], tabs[i].second);
+    if (i == HeatmapTab) heatmapPage_ = new HeatmapPage(jobs_, heatmap_, views_[i], this);
+    addTab(i == HeatmapTab ? static_cast<QWidget*>(heatmapPage_) : views_[i], tabs[i].second);
   }
+  // The 3D tab after the others, under its own bar.
+  views_[SurfaceTab] = new VtkViewWidget(this);
+  views_[SurfaceTab]->setScene(surface_);
+  surfaceControls_ = new SurfaceControls(surface_, views_[SurfaceTab], this);
+  addTab(surfaceControls_, tr("3D"));
+  connect(surfaceControls_, &SurfaceControls::updated, this, [this] { emit viewUpdated(SurfaceTab); });
   histogram_->set_log_counts(true);
+  connect(heatmapPage_, &HeatmapPage::updated, this, [this] { emit viewUpdated(HeatmapTab); });
   profile_->on_click([this](int block, int series) {
     if (series >= 0 && static_cast<std::size_t>(series) < profileTensors_.size() && block >= 0 &&
         static_cast<std::size_t>(block) < profileTensors_[static_cast<std::size_t>(series)].size()) {
@@ -58,7 +70,7 @@ FigureTabs::~FigureTabs() = default;
 
 figures::Scene* FigureTabs::currentScene() const {
   const int i = currentIndex();
-  return i >= 0 && i < 5 ? views_[i]->scene() : nullptr;
+  return i >= 0 && i <= SurfaceTab ? views_[i]->scene() : nullptr;
 }
 
 VtkViewWidget* FigureTabs::view(Tab tab) const { return views_[tab]; }
@@ -70,11 +82,13 @@ void FigureTabs::showCheckpoint(CheckpointPtr checkpoint) {
     blocks_->clear();
   profile_->clear();
   profileTensors_.clear();
+  surfaceControls_->clear();
   for (auto* v : views_) v->renderLater();
 }
 
 void FigureTabs::showTensor(CheckpointPtr checkpoint, const Tensor* tensor) {
   tensor_ = tensor;
+  heatmapPage_->setTensor(checkpoint, tensor);
   if (!tensor || !checkpoint) return;
   const QString name = QString::fromStdString(tensor->name());
   const std::string title = tensor->name();
@@ -88,9 +102,8 @@ void FigureTabs::showTensor(CheckpointPtr checkpoint, const Tensor* tensor) {
         std::make_shared<const TensorPyramid>(TensorPyramid::of_tensor(*tensor, ThreadPool::global(), control, both));
     return std::function<void()>([this, checkpoint, tensor, pyramid, title] {
       if (tensor != tensor_) return;  // another tensor was chosen meanwhile
-      heatmap_->set_pyramid(pyramid, title);
-      views_[HeatmapTab]->renderLater();
-      emit viewUpdated(HeatmapTab);
+      heatmapPage_->setWeights(pyramid, title);  // shows it, or the scores the controls ask for
+      surfaceControls_->setTensor(pyramid, title);  // its heightfield, from the same pyramid
       double lo = 0, hi = 1;
       std::vector<double> counts = pyramid->stats().histogram(100, lo, hi);
       histogram_->set_histogram(std::move(counts), lo, hi, title, "value");
@@ -118,13 +131,16 @@ void FigureTabs::startSpectrum(CheckpointPtr checkpoint, const Tensor* tensor) {
                });
 }
 
-void FigureTabs::showProfile(CheckpointPtr checkpoint, const ReducedMaps& maps, Reduction r, const QString& title) {
+void FigureTabs::showProfile(CheckpointPtr checkpoint, const ReducedMaps& maps, Reduction r, const QString& title,
+                             std::vector<std::pair<std::string, figures::SurfaceGrid>> surfaces) {
   if (!checkpoint) return;
   figures::ProfileData d = figures::profile_of(maps, *checkpoint, r);
   profileTensors_ = std::move(d.tensors);
   profile_->set_profile(std::move(d.block_labels), std::move(d.series), title.toStdString());
   views_[ProfileTab]->renderLater();
   emit viewUpdated(ProfileTab);
+  // Neuron-granularity results also give the 3D tab a surface over (block, neuron) per module kind.
+  surfaceControls_->setImportance(std::move(surfaces), title.toStdString());
 }
 
 }  // namespace paramscope::ui

@@ -1,4 +1,4 @@
-// The central area: one tab per view (blocks, heatmap, depth profile, distribution, spectrum),
+// The central area: one tab per view (blocks, heatmap, depth profile, distribution, spectrum, 3D),
 // each a figures scene in a VTK view. Data for the views is prepared on the worker pool through
 // jobs; the tabs only show it. Export writes the current view as PNG, SVG or PDF.
 #pragma once
@@ -8,6 +8,7 @@
 #include <QTabWidget>
 
 #include "checkpoint_tree_model.h"
+#include "paramscope/figures/figure_data.h"
 
 namespace paramscope {
 class Tensor;
@@ -21,18 +22,21 @@ class HistogramChart;
 class ProfileChart;
 class Scene;
 class SpectrumChart;
+class SurfaceScene;
 }  // namespace paramscope::figures
 
 namespace paramscope::ui {
 
+class HeatmapPage;
 class JobsModel;
+class SurfaceControls;
 class VtkViewWidget;
 
 class FigureTabs : public QTabWidget {
   Q_OBJECT
 
 public:
-  enum Tab : int { BlocksTab, HeatmapTab, ProfileTab, HistogramTab, SpectrumTab };
+  enum Tab : int { BlocksTab, HeatmapTab, ProfileTab, HistogramTab, SpectrumTab, SurfaceTab };
 
   FigureTabs(JobsModel* jobs, QWidget* parent = nullptr);
   ~FigureTabs() override;
@@ -41,9 +45,10 @@ public:
   void showCheckpoint(CheckpointPtr checkpoint);
   /// Starts jobs for the tensor's heatmap pyramid, histogram and (for matrices) spectrum.
   void showTensor(CheckpointPtr checkpoint, const paramscope::Tensor* tensor);
-  /// Shows the per-block, per-module-kind scores of an importance result.
+  /// Shows the per-block, per-module-kind scores of an importance result, and gives the 3D tab
+  /// its (block, neuron) surfaces per module kind (see ImportanceResult::surfaces; may be empty).
   void showProfile(CheckpointPtr checkpoint, const paramscope::ReducedMaps& maps, paramscope::Reduction r,
-                   const QString& title);
+                   const QString& title, std::vector<std::pair<std::string, figures::SurfaceGrid>> surfaces = {});
 
   figures::Scene* currentScene() const;
   VtkViewWidget* view(Tab tab) const;
@@ -52,6 +57,11 @@ public:
   figures::ProfileChart& profile() const noexcept { return *profile_; }
   figures::HistogramChart& histogram() const noexcept { return *histogram_; }
   figures::SpectrumChart& spectrum() const noexcept { return *spectrum_; }
+  figures::SurfaceScene& surface() const noexcept { return *surface_; }
+  /// The 3D tab: the choice of what its surface shows.
+  SurfaceControls* surfaceControls() const noexcept { return surfaceControls_; }
+  /// The heatmap tab: its controls and the element scores it shows or overlays.
+  HeatmapPage* heatmapPage() const noexcept { return heatmapPage_; }
 
 signals:
   /// A bar or point of the profile was clicked: the tensor behind it.
@@ -70,7 +80,10 @@ private:
   std::shared_ptr<figures::ProfileChart> profile_;
   std::shared_ptr<figures::HistogramChart> histogram_;
   std::shared_ptr<figures::SpectrumChart> spectrum_;
-  VtkViewWidget* views_[5] = {};
+  std::shared_ptr<figures::SurfaceScene> surface_;
+  VtkViewWidget* views_[6] = {};
+  SurfaceControls* surfaceControls_ = nullptr;  // hosts views_[SurfaceTab] under its bar
+  HeatmapPage* heatmapPage_ = nullptr;  // hosts views_[HeatmapTab] under its controls
   std::vector<std::vector<std::string>> profileTensors_;  // [series][block]
   const paramscope::Tensor* tensor_ = nullptr;             // the tensor the latest jobs are for
 };

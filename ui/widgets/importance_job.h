@@ -10,6 +10,7 @@
 #include "checkpoint_tree_model.h"
 #include "criterion_panel.h"
 #include "job.h"
+#include "paramscope/figures/figure_data.h"
 #include "paramscope/importance.h"
 
 namespace paramscope::ui {
@@ -19,6 +20,9 @@ struct ImportanceResult {
   CheckpointPtr checkpoint;
   paramscope::ReducedMaps maps;
   std::map<std::string, double> tensorScores, blockScores;  ///< the request's reduction of each
+  /// Per module kind, the scores over (block, neuron) for the 3-D view (neuron granularities only);
+  /// made on the worker, as they can take a while for a large model.
+  std::vector<std::pair<std::string, figures::SurfaceGrid>> surfaces;
 };
 
 /// Opens the base or statistics file the request names, scores the checkpoint's default tensor

@@ -1,5 +1,7 @@
 #include "job.h"
 
+#include <cmath>
+
 #include <QFutureWatcher>
 #include <QTimer>
 #include <QtConcurrent/QtConcurrentRun>
@@ -57,7 +59,7 @@ Job::Job(QString title, Work work, QObject* parent)
   }));
   // Progress is polled, not signalled per callback: workers report far more often than a bar
   // can move, and polling keeps them free of Qt.
-  poller_->setInterval(100);
+  poller_->setInterval(200);
   connect(poller_, &QTimer::timeout, this, &Job::poll);
   poller_->start();
 }
@@ -77,7 +79,9 @@ void Job::poll() {
   if (total == 0) return;
   const double f = std::min(1.0, static_cast<double>(shared_->done.load(std::memory_order_relaxed)) /
                                      static_cast<double>(total));
-  if (f != fraction_) {
+  // Only steps a bar can show (0.5 %): with OpenGL views in the window, every repaint of the
+  // window recomposes them, which is not free with a software renderer.
+  if (std::floor(f * 200) != std::floor(fraction_ * 200) || (f == 1 && fraction_ != 1)) {
     fraction_ = f;
     emit progressChanged(f);
   }

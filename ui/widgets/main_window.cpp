@@ -17,7 +17,10 @@
 #include "checkpoint_loader.h"
 #include "checkpoint_tree_model.h"
 #include "criterion_panel.h"
+#include "export_maps_dialog.h"
+#include "export_mask_dialog.h"
 #include "figure_tabs.h"
+#include "heatmap_page.h"
 #include "paramscope/error.h"
 #include "paramscope/figures/scene.h"
 #include "importance_job.h"
@@ -73,8 +76,10 @@ MainWindow::MainWindow(QWidget* parent)
   setAcceptDrops(true);
 
   setCentralWidget(figures_);
+  // The tree above the Importance dock on the left, so that the figures get the whole width left.
   addDockWidget(Qt::LeftDockWidgetArea, treeDock_);
-  addDockWidget(Qt::RightDockWidgetArea, criterionPanel_);
+  addDockWidget(Qt::LeftDockWidgetArea, criterionPanel_);
+  splitDockWidget(treeDock_, criterionPanel_, Qt::Vertical);
   addDockWidget(Qt::BottomDockWidgetArea, jobsDock_);
   criterionPanel_->setCheckpointAvailable(false);
   summary_->setObjectName(QStringLiteral("checkpointSummary"));
@@ -86,6 +91,10 @@ MainWindow::MainWindow(QWidget* parent)
   connect(treeDock_, &TreeDock::currentCheckpointChanged, this, &MainWindow::showCheckpoint);
   connect(recent_, &RecentFiles::openRequested, this, &MainWindow::openPath);
   connect(criterionPanel_, &CriterionPanel::computeRequested, this, &MainWindow::computeImportance);
+  // The heatmap's element scores follow the Importance dock's criterion (taken again on Compute).
+  figures_->heatmapPage()->setRequestSource([this] { return criterionPanel_->request(); });
+  connect(criterionPanel_, &CriterionPanel::computeRequested, figures_->heatmapPage(), &HeatmapPage::refreshScores);
+  connect(criterionPanel_, &CriterionPanel::requestChanged, figures_->heatmapPage(), &HeatmapPage::refreshScores);
   connect(treeDock_, &TreeDock::currentTensorChanged, this, [this](const Tensor* t) {
     if (!t) return;
     figures_->showTensor(model_->checkpointAt(treeDock_->currentCheckpoint()), t);
@@ -101,7 +110,8 @@ MainWindow::MainWindow(QWidget* parent)
   if (saved.size() == 5) criterionPanel_->setRequest({saved[0], saved[1], saved[2], saved[3], saved[4]});
   if (!restoreGeometry(settings.value(kGeometryKey).toByteArray())) resize(1280, 800);
   if (!restoreState(settings.value(kStateKey).toByteArray())) {
-    resizeDocks({treeDock_, criterionPanel_}, {650, 280}, Qt::Horizontal);
+    resizeDocks({treeDock_}, {540}, Qt::Horizontal);
+    resizeDocks({criterionPanel_}, {220}, Qt::Vertical);
     resizeDocks({jobsDock_}, {130}, Qt::Vertical);
   }
   statusBar()->showMessage(tr("Open a checkpoint file or folder (File menu, or drop it here)"));
@@ -124,6 +134,12 @@ void MainWindow::createActions() {
   QAction* exportAction = file->addAction(tr("&Export Figure..."), this, &MainWindow::exportFigure);
   exportAction->setObjectName(QStringLiteral("actionExportFigure"));
   exportAction->setShortcut(QKeySequence(Qt::CTRL | Qt::Key_E));
+  exportMask_ = file->addAction(tr("Export &Mask..."), this, &MainWindow::exportMask);
+  exportMask_->setObjectName(QStringLiteral("actionExportMask"));
+  exportMask_->setEnabled(false);
+  exportMaps_ = file->addAction(tr("Export &Importance Maps..."), this, &MainWindow::exportMaps);
+  exportMaps_->setObjectName(QStringLiteral("actionExportMaps"));
+  exportMaps_->setEnabled(false);
   file->addSeparator();
   closeAction_ = file->addAction(tr("&Close Checkpoint"), this, &MainWindow::closeCurrentCheckpoint);
   closeAction_->setObjectName(QStringLiteral("actionCloseCheckpoint"));
@@ -188,6 +204,8 @@ void MainWindow::showCheckpoint(int row) {
     setWindowTitle(tr("ParamScope"));
   }
   closeAction_->setEnabled(c != nullptr);
+  exportMask_->setEnabled(c != nullptr);
+  exportMaps_->setEnabled(c != nullptr);
   criterionPanel_->setCheckpointAvailable(c != nullptr);
 }
 
@@ -224,7 +242,7 @@ Job* MainWindow::computeImportance(const ComputeRequest& request) {
                         if (model_->checkpointAt(treeDock_->currentCheckpoint()) == r->checkpoint) {
                           figures_->showProfile(r->checkpoint, r->maps,
                                                 parse_reduction(r->request.reduction.toStdString()),
-                                                r->request.label());
+                                                r->request.label(), r->surfaces);
                           figures_->setCurrentIndex(FigureTabs::ProfileTab);
                         }
                         statusBar()->showMessage(tr("Computed %1").arg(r->request.label()), 5000);
@@ -252,6 +270,24 @@ void MainWindow::exportFigure() {
     statusBar()->showMessage(QString::fromStdString(e.what()));
     if (errorDialogs_) QMessageBox::warning(this, tr("Cannot export the figure"), QString::fromStdString(e.what()));
   }
+}
+
+void MainWindow::exportMask() {
+  const CheckpointPtr c = model_->checkpointAt(treeDock_->currentCheckpoint());
+  if (!c) return;
+  auto* dialog = new ExportMaskDialog(jobs_, c, criterionPanel_->request(), this);
+  dialog->setAttribute(Qt::WA_DeleteOnClose);
+  connect(dialog, &ExportMaskDialog::exported, this, [this](const QString& s) { statusBar()->showMessage(s); });
+  dialog->show();  // not modal: the job runs on while the user looks at the heatmap
+}
+
+void MainWindow::exportMaps() {
+  const CheckpointPtr c = model_->checkpointAt(treeDock_->currentCheckpoint());
+  if (!c) return;
+  auto* dialog = new ExportMapsDialog(jobs_, c, criterionPanel_->request(), this);
+  dialog->setAttribute(Qt::WA_DeleteOnClose);
+  connect(dialog, &ExportMapsDialog::exported, this, [this](const QString& s) { statusBar()->showMessage(s, 10000); });
+  dialog->show();
 }
 
 void MainWindow::restoreSession() {

@@ -85,6 +85,8 @@ private:
   void onLoaded(const QString& path, std::shared_ptr<const paramscope::Checkpoint> checkpoint);
   void onLoadFailed(const QString& path, const QString& message);
   void exportFigure();
+  void exportMask();
+  void exportMaps();
 
   CheckpointTreeModel* model_;
   CheckpointLoader* loader_;
@@ -96,6 +98,8 @@ private:
   JobsDock* jobsDock_;
   CriterionPanel* criterionPanel_;
   QAction* closeAction_ = nullptr;
+  QAction* exportMask_ = nullptr;
+  QAction* exportMaps_ = nullptr;
   bool errorDialogs_ = true;
 };
 

@@ -9,9 +9,12 @@
 #include <QRegularExpression>
 #include <QTimer>
 
+#include "checkpoint_tree_model.h"
 #include "criterion_panel.h"
+#include "figure_tabs.h"
 #include "job.h"
 #include "main_window.h"
+#include "tree_dock.h"
 
 namespace paramscope::ui {
 
@@ -38,7 +41,14 @@ StartupOptions parseStartupOptions(const QStringList& arguments) {
       QStringLiteral("compute"),
       QCoreApplication::translate("main", "Compute this importance criterion (neuron, L2) once loaded."),
       QStringLiteral("criterion"));
-  parser.addOptions({screenshot, quit, size, compute});
+  const QCommandLineOption tensor(
+      QStringLiteral("tensor"), QCoreApplication::translate("main", "Select this tensor once loaded (its heatmap)."),
+      QStringLiteral("name"));
+  const QCommandLineOption view(
+      QStringLiteral("view"),
+      QCoreApplication::translate("main", "Show this view: blocks, heatmap, profile, distribution, spectrum or 3d."),
+      QStringLiteral("view"));
+  parser.addOptions({screenshot, quit, size, compute, tensor, view});
   parser.addPositionalArgument(QStringLiteral("path"),
                                QCoreApplication::translate("main", "Checkpoint files or folders to open."),
                                QStringLiteral("[path...]"));
@@ -62,6 +72,18 @@ StartupOptions parseStartupOptions(const QStringList& arguments) {
   o.screenshot = parser.value(screenshot);
   o.quitAfterLoad = parser.isSet(quit);
   o.compute = parser.value(compute);
+  o.tensor = parser.value(tensor);
+  if (parser.isSet(view)) {
+    static const QStringList views{QStringLiteral("blocks"),       QStringLiteral("heatmap"),
+                                   QStringLiteral("profile"),      QStringLiteral("distribution"),
+                                   QStringLiteral("spectrum"),     QStringLiteral("3d")};
+    o.view = static_cast<int>(views.indexOf(parser.value(view).toLower()));
+    if (o.view < 0) {
+      o.error = QCoreApplication::translate("main", "--view is one of %1, not '%2'")
+                    .arg(views.join(QStringLiteral(", ")), parser.value(view));
+      return o;
+    }
+  }
   if (parser.isSet(size)) {
     static const QRegularExpression re(QStringLiteral("^(\\d{2,5})x(\\d{2,5})$"));
     const auto m = re.match(parser.value(size));
@@ -94,7 +116,8 @@ void StartupRun::start() {
 }
 
 void StartupRun::onDone() {
-  if (--waiting_ == 0 && !options_.compute.isEmpty() && !failed_) {
+  if (--waiting_ != 0) return;
+  if (!options_.compute.isEmpty() && !failed_) {
     ComputeRequest request = window_->criterionPanel()->request();
     request.criterion = options_.compute;
     request.granularity = QStringLiteral("neuron");
@@ -104,19 +127,39 @@ void StartupRun::onDone() {
     if (job) {
       connect(job, &Job::finished, this, [this, job] {
         failed_ = failed_ || job->state() != Job::State::Done;
-        QTimer::singleShot(200, this, &StartupRun::complete);
+        showRequested();
       });
       return;
     }
   }
-  if (waiting_ == 0) {
-    // Let the layout settle (the tree's columns, the dock) before taking the picture.
-    QTimer::singleShot(200, this, &StartupRun::complete);
+  showRequested();
+}
+
+void StartupRun::showRequested() {
+  FigureTabs* tabs = window_->figures();
+  if (options_.view >= 0) tabs->setCurrentIndex(options_.view);
+  const int last = window_->model()->checkpointCount() - 1;
+  if (!options_.tensor.isEmpty() && last >= 0) {
+    // The heatmap's job comes first; the distribution and spectrum follow within moments.
+    connect(tabs, &FigureTabs::viewUpdated, this, [this](int tab) {
+      if (tab == FigureTabs::HeatmapTab) QTimer::singleShot(700, this, &StartupRun::complete);
+    });
+    if (window_->treeDock()->showTensor(last, options_.tensor.toStdString())) {
+      QTimer::singleShot(60000, this, &StartupRun::complete);  // a heatmap that never comes
+      return;
+    }
+    std::fprintf(stderr, "paramscope: no tensor named '%s'\n", qPrintable(options_.tensor));
+    failed_ = true;
   }
+  // Let the layout settle (the tree's columns, the dock) before taking the picture.
+  QTimer::singleShot(200, this, &StartupRun::complete);
 }
 
 void StartupRun::complete() {
+  if (completed_) return;
+  completed_ = true;
   disconnect(window_, nullptr, this, nullptr);
+  disconnect(window_->figures(), nullptr, this, nullptr);
   int code = failed_ ? 1 : 0;
   if (!options_.screenshot.isEmpty()) {
     // grab() also renders the OpenGL chart (QOpenGLWidget supports it).

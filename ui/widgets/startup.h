@@ -1,5 +1,6 @@
 // The command line of the paramscope GUI and the scripted runs it allows:
-//   paramscope [PATH...] [--compute CRITERION] [--screenshot FILE] [--quit-after-load] [--size WxH]
+//   paramscope [PATH...] [--compute CRITERION] [--tensor NAME] [--view TAB] [--screenshot FILE]
+//              [--quit-after-load] [--size WxH]
 #pragma once
 
 #include <QObject>
@@ -16,6 +17,8 @@ struct StartupOptions {
   bool quitAfterLoad = false;
   QSize size;              ///< window size; invalid: the saved or default one
   QString compute;         ///< criterion to compute on the last checkpoint once loaded; "" for none
+  QString tensor;          ///< tensor of the last checkpoint to select once loaded (and computed)
+  int view = -1;           ///< FigureTabs::Tab to show; -1: leave as it is
   QString error;           ///< what is wrong with the command line; "" if nothing
   bool helpShown = false;  ///< --help or --version printed its text: exit 0
 };
@@ -27,8 +30,9 @@ void setApplicationInfo();
 StartupOptions parseStartupOptions(const QStringList& arguments);
 
 /// Opens the paths in window, then (when every load has finished, and the --compute job if
-/// any) saves the screenshot and reports finished(exit code): 0 all loaded, 1 a load or the
-/// job failed, 2 the screenshot was not saved. Without paths, reopens the last session.
+/// any) selects the --tensor and waits for its heatmap, shows the --view, saves the screenshot
+/// and reports finished(exit code): 0 all loaded, 1 a load, the job or the tensor failed, 2 the
+/// screenshot was not saved. Without paths, reopens the last session.
 class StartupRun : public QObject {
   Q_OBJECT
 
@@ -41,12 +45,14 @@ signals:
 
 private:
   void onDone();
+  void showRequested();
   void complete();
 
   MainWindow* window_;
   StartupOptions options_;
   int waiting_ = 0;
   bool failed_ = false;
+  bool completed_ = false;
 };
 
 }  // namespace paramscope::ui

@@ -33,9 +33,10 @@ TreeDock::TreeDock(CheckpointTreeModel* model, QWidget* parent)
   view_->header()->setSortIndicator(-1, Qt::AscendingOrder);
   view_->setSortingEnabled(true);
   view_->header()->setSectionResizeMode(QHeaderView::Interactive);
-  for (auto [column, width] : {std::pair{CheckpointTreeModel::NameColumn, 200}, {CheckpointTreeModel::KindColumn, 60},
-                               {CheckpointTreeModel::ShapeColumn, 80}, {CheckpointTreeModel::DTypeColumn, 45},
-                               {CheckpointTreeModel::ParametersColumn, 75}, {CheckpointTreeModel::ImportanceColumn, 170}})
+  // Together they fit the dock's default width, so the Importance column is in view.
+  for (auto [column, width] : {std::pair{CheckpointTreeModel::NameColumn, 190}, {CheckpointTreeModel::KindColumn, 58},
+                               {CheckpointTreeModel::ShapeColumn, 72}, {CheckpointTreeModel::DTypeColumn, 45},
+                               {CheckpointTreeModel::ParametersColumn, 70}, {CheckpointTreeModel::ImportanceColumn, 90}})
     view_->header()->resizeSection(column, width);
 
   auto* layout = new QVBoxLayout(body);
@@ -62,7 +63,7 @@ int TreeDock::currentCheckpoint() const {
   return model_->checkpointRowOf(proxy_->mapToSource(view_->selectionModel()->currentIndex()));
 }
 
-void TreeDock::showTensor(int row, const std::string& name) {
+bool TreeDock::showTensor(int row, const std::string& name) {
   const QModelIndex top = model_->checkpointIndex(row);
   for (int b = 0; b < model_->rowCount(top); ++b) {
     const QModelIndex block = model_->index(b, 0, top);
@@ -71,12 +72,13 @@ void TreeDock::showTensor(int row, const std::string& name) {
       const Tensor* tensor = model_->tensorAt(source);
       if (!tensor || tensor->name() != name) continue;
       const QModelIndex index = proxy_->mapFromSource(source);
-      if (!index.isValid()) return;
+      if (!index.isValid()) return false;
       view_->selectionModel()->setCurrentIndex(index, QItemSelectionModel::ClearAndSelect | QItemSelectionModel::Rows);
       view_->scrollTo(index);
-      return;
+      return true;
     }
   }
+  return false;
 }
 
 void TreeDock::onCurrentChanged() {

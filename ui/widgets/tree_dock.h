@@ -34,7 +34,7 @@ public:
   /// The source-model row of the checkpoint the current item belongs to; -1 if there is none.
   int currentCheckpoint() const;
   /// Makes the row of the named tensor of checkpoint `row` current (if the filter shows it).
-  void showTensor(int row, const std::string& name);
+  bool showTensor(int row, const std::string& name);
 
 signals:
   /// The current item moved under another checkpoint (row in the source model; -1: none).

@@ -10,10 +10,6 @@
 
 namespace paramscope::figures::detail {
 
-void set_text_color(vtkTextProperty* p) {
-  p->SetColor(palette::text.r / 255.0, palette::text.g / 255.0, palette::text.b / 255.0);
-}
-
 void set_pen_color(vtkPen* pen, Rgb c, unsigned char alpha) { pen->SetColor(c.r, c.g, c.b, alpha); }
 
 ChartHost::ChartHost(vtkRenderer* renderer, const char* x_title, const char* y_title) {

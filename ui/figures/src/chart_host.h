@@ -1,5 +1,6 @@
 // What every vtkChartXY scene shares: the chart on a context actor in the scene's renderer, its
-// mouse input while attached to a window with an interactor, the house style, and the export scale.
+// mouse input while attached to a window with an interactor, the house style (text colour from
+// image_scene_style.h), and the export scale.
 #pragma once
 
 #include <vtkChartXY.h>
@@ -7,6 +8,7 @@
 #include <vtkContextInteractorStyle.h>
 #include <vtkNew.h>
 
+#include "image_scene_style.h"
 #include "paramscope/figures/palette.h"
 
 class vtkPen;
@@ -16,7 +18,6 @@ class vtkTextProperty;
 
 namespace paramscope::figures::detail {
 
-void set_text_color(vtkTextProperty* p);
 void set_pen_color(vtkPen* pen, Rgb c, unsigned char alpha = 255);
 
 struct ChartHost {

@@ -153,6 +153,16 @@ std::optional<Colormap> colormap_from_name(std::string_view name) noexcept {
 
 bool is_diverging(Colormap map) noexcept { return map == Colormap::RdBuR; }
 
+Rgb contrasting_color(Colormap map) noexcept {
+  switch (map) {
+    case Colormap::Magma: return {0, 150, 230};
+    case Colormap::RdBuR: return {0, 160, 60};
+    case Colormap::Viridis:
+    case Colormap::Gray: break;
+  }
+  return {228, 26, 28};
+}
+
 Rgb colormap_color(Colormap map, double t) noexcept {
   const auto& table = colormap_table(map);
   if (!(t > 0)) return table.front();  // also NaN: callers draw NaN themselves

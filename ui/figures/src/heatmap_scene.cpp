@@ -8,10 +8,13 @@
 
 #include <vtkActor2D.h>
 #include <vtkCallbackCommand.h>
+#include <vtkCamera.h>
 #include <vtkCellArray.h>
 #include <vtkCoordinate.h>
 #include <vtkImageData.h>
-#include <vtkImageMapper.h>
+#include <vtkImageActor.h>
+#include <vtkImageProperty.h>
+#include <vtkImageSliceMapper.h>
 #include <vtkInteractorStyle.h>
 #include <vtkLookupTable.h>
 #include <vtkNew.h>
@@ -28,11 +31,19 @@
 #include <vtkTextActor.h>
 #include <vtkTextProperty.h>
 
+#include "image_scene_style.h"
 #include "paramscope/error.h"
 #include "paramscope/figures/palette.h"
 
 namespace paramscope::figures {
 namespace {
+
+// Pyramids built on the caller's (GUI) thread go through a pool of that thread alone: joining the
+// shared pool could have it run a long job's tasks before returning.
+ThreadPool& calling_thread() {
+  thread_local ThreadPool pool(1);
+  return pool;
+}
 
 constexpr int kDefaultWidth = 800, kDefaultHeight = 600;
 // Zoom stops when one element is this many pixels wide.
@@ -41,7 +52,7 @@ constexpr double kWheelZoom = 1.25;
 // Log scale: the low end is at least this fraction of the high end.
 constexpr double kLogDecadesFloor = 1e-12;
 
-void set_text_color(vtkTextProperty* p, Rgb c = palette::text) { p->SetColor(c.r / 255.0, c.g / 255.0, c.b / 255.0); }
+using detail::set_text_color;
 
 std::string number(double v) {
   char buf[32];
@@ -128,15 +139,17 @@ struct HeatmapScene::Impl {
   float overlay_threshold = 0.5f;
   std::optional<float> topk_threshold;
   std::string overlay_label;
-  Rgb overlay_color{228, 26, 28};
+  Rgb overlay_color = contrasting_color(Colormap::Viridis);
+  bool overlay_color_chosen = false;  // else it follows the colormap
   double overlay_opacity = 0.6;
 
   std::optional<Readout> hovered;
   std::function<void(const std::optional<Readout>&)> hover_callback;
 
   vtkNew<vtkImageData> image;
-  vtkNew<vtkImageMapper> mapper;
-  vtkNew<vtkActor2D> image_actor;
+  // A 3-D prop under a camera that maps world units to pixels, not a 2-D image actor: SVG and PDF
+  // exports embed 3-D props as a raster image, and leave 2-D images out.
+  vtkNew<vtkImageActor> image_actor;
   vtkNew<vtkLookupTable> lut;
   vtkNew<vtkScalarBarActor> bar;
   // Axes: the frame's left and bottom lines with tick marks, and tick labels.
@@ -313,7 +326,15 @@ struct HeatmapScene::Impl {
     legend_actor->SetPosition(w / 2.0, h - (title.empty() ? 10 : 34) * s);
     set_text_color(legend_actor->GetTextProperty(), error.empty() ? overlay_color : palette::text);
 
-    image_actor->SetPosition(p.x, bottom);
+    // Pixel (i, j) of the image lies on display pixel (p.x + j, bottom + i): centres at + 0.5.
+    image->SetOrigin(p.x + 0.5, bottom + 0.5, 0);
+    vtkCamera* camera = scene.renderer()->GetActiveCamera();
+    camera->ParallelProjectionOn();
+    camera->SetFocalPoint(w / 2.0, h / 2.0, 0);
+    camera->SetPosition(w / 2.0, h / 2.0, 1000);
+    camera->SetViewUp(0, 1, 0);
+    camera->SetParallelScale(h / 2.0);
+    camera->SetClippingRange(1, 2000);
 
     if (pyramid) {
       const auto [lo, hi] = range();
@@ -436,37 +457,19 @@ struct HeatmapScene::Impl {
 
 HeatmapScene::HeatmapScene() : impl_(std::make_unique<Impl>(*this)) {
   Impl& d = *impl_;
-  d.mapper->SetInputData(d.image);
-  // Colours are computed here: the mapper passes bytes through unchanged.
-  d.mapper->SetColorWindow(255);
-  d.mapper->SetColorLevel(127.5);
-  d.image_actor->SetMapper(d.mapper);
-  d.image_actor->GetPositionCoordinate()->SetCoordinateSystemToDisplay();
+  d.image_actor->SetInputData(d.image);
+  d.image_actor->InterpolateOff();
+  // Whole pixels up to the edges (by default a slice ends at its outer pixels' centres).
+  d.image_actor->GetMapper()->BorderOn();
+  // Colours are computed here: the bytes pass through unchanged.
+  d.image_actor->GetProperty()->SetColorWindow(255);
+  d.image_actor->GetProperty()->SetColorLevel(127.5);
 
-  d.lut->SetNumberOfTableValues(256);
-  d.lut->Build();
-  d.bar->SetLookupTable(d.lut);
-  d.bar->SetNumberOfLabels(5);
-  d.bar->SetLabelFormat("%-8.4g");
-  d.bar->SetBarRatio(0.22);
-  d.bar->UnconstrainedFontSizeOn();
-  d.bar->GetLabelTextProperty()->SetFontSize(12);
-  d.bar->GetLabelTextProperty()->ShadowOff();
-  d.bar->GetLabelTextProperty()->ItalicOff();
-  d.bar->GetLabelTextProperty()->BoldOff();
-  set_text_color(d.bar->GetLabelTextProperty());
-
+  detail::style_colorbar(d.bar, d.lut);
   d.axes_mapper->SetInputData(d.axes);
   d.axes_actor->SetMapper(d.axes_mapper);
-  d.axes_actor->GetProperty()->SetColor(palette::text.r / 255.0, palette::text.g / 255.0, palette::text.b / 255.0);
-
-  vtkTextProperty* title = d.title_actor->GetTextProperty();
-  title->SetFontSize(15);
-  title->BoldOn();
-  title->SetJustificationToCentered();
-  title->SetVerticalJustificationToTop();
-  set_text_color(title);
-  d.title_actor->GetPositionCoordinate()->SetCoordinateSystemToDisplay();
+  detail::style_axis_lines(d.axes_actor);
+  detail::style_title(d.title_actor);
 
   vtkTextProperty* legend = d.legend_actor->GetTextProperty();
   legend->SetFontSize(12);
@@ -484,7 +487,7 @@ HeatmapScene::HeatmapScene() : impl_(std::make_unique<Impl>(*this)) {
   d.readout_actor->SetVisibility(false);
 
   vtkRenderer* r = renderer();
-  r->AddActor2D(d.image_actor);
+  r->AddActor(d.image_actor);
   r->AddActor2D(d.bar);
   r->AddActor2D(d.axes_actor);
   r->AddActor2D(d.title_actor);
@@ -538,7 +541,7 @@ void HeatmapScene::set_pyramid(std::shared_ptr<const TensorPyramid> pyramid, con
 void HeatmapScene::set_matrix(std::vector<float> values, std::int64_t rows, std::int64_t cols,
                               const std::string& title) {
   auto shared = std::make_shared<const std::vector<float>>(std::move(values));
-  set_pyramid(std::make_shared<const TensorPyramid>(TensorPyramid::of_values(shared, rows, cols, ThreadPool::global())),
+  set_pyramid(std::make_shared<const TensorPyramid>(TensorPyramid::of_values(shared, rows, cols, calling_thread())),
               title);
 }
 
@@ -548,6 +551,7 @@ const TensorPyramid* HeatmapScene::pyramid() const noexcept { return impl_->pyra
 
 void HeatmapScene::set_colormap(Colormap map) {
   impl_->map = map;
+  if (!impl_->overlay_color_chosen) impl_->overlay_color = contrasting_color(map);
   impl_->changed();
 }
 Colormap HeatmapScene::colormap() const noexcept { return impl_->map; }
@@ -594,7 +598,7 @@ void HeatmapScene::set_overlay_mask(std::shared_ptr<const std::vector<std::uint8
     for (std::size_t i = 0; i < out.size(); ++i) out[i] = (*mask)[static_cast<std::size_t>(first) + i] ? 1.0f : 0.0f;
   };
   d.overlay = std::make_shared<const TensorPyramid>(
-      TensorPyramid::of_reader(reader, d.pyramid->rows(), d.pyramid->cols(), ThreadPool::global()));
+      TensorPyramid::of_reader(reader, d.pyramid->rows(), d.pyramid->cols(), calling_thread()));
   d.overlay_threshold = 0.5f;
   d.topk_threshold.reset();
   d.overlay_label = label;
@@ -609,6 +613,7 @@ void HeatmapScene::clear_overlay() {
 
 void HeatmapScene::set_overlay_color(Rgb color, double opacity) {
   impl_->overlay_color = color;
+  impl_->overlay_color_chosen = true;
   impl_->overlay_opacity = std::clamp(opacity, 0.0, 1.0);
   impl_->changed();
 }

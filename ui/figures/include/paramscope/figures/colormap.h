@@ -26,6 +26,11 @@ std::optional<Colormap> colormap_from_name(std::string_view name) noexcept;
 /// Diverging maps put zero in the middle: a linear scale over signed data is made symmetric.
 bool is_diverging(Colormap map) noexcept;
 
+/// A colour that stands out against every colour of the map and on a white page (for overlays and
+/// their labels): red on viridis and gray, sky blue on magma (which runs through reds), green on
+/// RdBu_r.
+Rgb contrasting_color(Colormap map) noexcept;
+
 /// The colour of t in [0, 1] as matplotlib picks it: entry floor(256 t), t = 1 taking the last;
 /// values below 0 or above 1 take the end colours.
 Rgb colormap_color(Colormap map, double t) noexcept;

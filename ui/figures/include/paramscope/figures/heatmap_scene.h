@@ -78,6 +78,7 @@ public:
   /// throws Error(Usage) for another size.
   void set_overlay_mask(std::shared_ptr<const std::vector<std::uint8_t>> mask, const std::string& label = "mask");
   void clear_overlay();
+  /// The overlay's colour; until it is set, the colormap's contrasting_color().
   void set_overlay_color(Rgb color, double opacity = 0.6);
   Rgb overlay_color() const noexcept;
   double overlay_opacity() const noexcept;
