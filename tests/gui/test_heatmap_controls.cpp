@@ -21,6 +21,7 @@
 #include "tree_dock.h"
 #include "paramscope/figures/colormap.h"
 #include "paramscope/figures/heatmap_scene.h"
+#include "paramscope/figures/histogram_chart.h"
 #include "paramscope/pyramid.h"
 
 using namespace paramscope;
@@ -210,6 +211,16 @@ void TestHeatmapControls::overlayOnOff() {
   };
   QVERIFY(!(rgbAt(on, at(hi)) == rgbAt(off, at(hi))));
   QCOMPARE_RGB(rgbAt(on, at(lo)), rgbAt(off, at(lo)));
+  // The Distribution follows the heatmap: weights have no score threshold to mark; shown as
+  // scores, their histogram marks the overlay's threshold.
+  QVERIFY(!tabs.histogram().threshold().has_value());
+  child<QComboBox>(page, "heatmapShow")->setCurrentIndex(1);
+  QTRY_VERIFY_WITH_TIMEOUT(tabs.histogram().threshold().has_value(), 10000);
+  QCOMPARE(*tabs.histogram().threshold(), static_cast<double>(*scene.overlay_threshold()));
+  QCOMPARE(tabs.histogram().x_range().first, static_cast<double>(page->scores()->stats().min));
+  child<QComboBox>(page, "heatmapShow")->setCurrentIndex(0);
+  QVERIFY(!tabs.histogram().threshold().has_value());
+
   child<QCheckBox>(page, "heatmapOverlay")->setChecked(false);
   QVERIFY(!scene.overlay_threshold().has_value());
   const QImage again = render(scene, QStringLiteral("overlay_off_again"));

@@ -18,6 +18,7 @@
 #include "figure_tabs.h"
 #include "main_window.h"
 #include "paramscope/figures/heatmap_scene.h"
+#include "paramscope/figures/profile_chart.h"
 #include "paramscope/figures/block_chart.h"
 #include "recent_files.h"
 #include "startup.h"
@@ -76,6 +77,7 @@ private slots:
   void startupRunSavesScreenshot();
   void startupShowsTensor_data();
   void startupShowsTensor();
+  void viewStateRestored();
 
 private:
   // Opens path and waits for the window to report it.
@@ -413,6 +415,19 @@ void TestMainWindow::startupShowsTensor() {
   const auto& t = w_->model()->checkpointAt(0)->at(tensor.toStdString());
   QCOMPARE(pyramid->rows(), t.shape()[0]);
   QCOMPARE(pyramid->cols(), t.shape()[1]);
+}
+
+// The tab shown and the profile's style come back with the next window.
+void TestMainWindow::viewStateRestored() {
+  QCOMPARE(w_->figures()->currentIndex(), int(ui::FigureTabs::BlocksTab));
+  QVERIFY(!w_->figures()->profileLines());
+  w_->figures()->setCurrentIndex(ui::FigureTabs::SpectrumTab);
+  w_->figures()->setProfileLines(true);
+  w_->close();
+  MainWindow again;
+  QCOMPARE(again.figures()->currentIndex(), int(ui::FigureTabs::SpectrumTab));
+  QVERIFY(again.figures()->profileLines());
+  QCOMPARE(again.figures()->profile().style(), figures::ProfileChart::Style::Lines);
 }
 
 PARAMSCOPE_GUI_TEST_MAIN(TestMainWindow)

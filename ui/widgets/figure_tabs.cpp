@@ -1,7 +1,11 @@
 #include "figure_tabs.h"
 
+#include <algorithm>
+
+#include <QSettings>
 #include <QString>
 
+#include "heatmap_controls.h"
 #include "heatmap_page.h"
 #include "job.h"
 #include "jobs_model.h"
@@ -23,6 +27,8 @@ namespace {
 // Above this many elements the spectrum waits for a click on its tab's refresh (an SVD of a
 // 4096 x 11008 matrix takes seconds); below it comes with the tensor.
 constexpr std::int64_t kSpectrumAuto = 4096 * 4096;
+constexpr const char* kTabKey = "view/tab";
+constexpr const char* kProfileLinesKey = "view/profileLines";
 
 }  // namespace
 
@@ -52,7 +58,10 @@ FigureTabs::FigureTabs(JobsModel* jobs, QWidget* parent)
   addTab(surfaceControls_, tr("3D"));
   connect(surfaceControls_, &SurfaceControls::updated, this, [this] { emit viewUpdated(SurfaceTab); });
   histogram_->set_log_counts(true);
-  connect(heatmapPage_, &HeatmapPage::updated, this, [this] { emit viewUpdated(HeatmapTab); });
+  connect(heatmapPage_, &HeatmapPage::updated, this, [this] {
+    updateDistribution();
+    emit viewUpdated(HeatmapTab);
+  });
   profile_->on_click([this](int block, int series) {
     if (series >= 0 && static_cast<std::size_t>(series) < profileTensors_.size() && block >= 0 &&
         static_cast<std::size_t>(block) < profileTensors_[static_cast<std::size_t>(series)].size()) {
@@ -60,6 +69,11 @@ FigureTabs::FigureTabs(JobsModel* jobs, QWidget* parent)
       if (!name.empty()) emit tensorClicked(QString::fromStdString(name));
     }
   });
+  // The view state comes back with the next window: the tab shown and the profile's style.
+  QSettings settings;
+  setProfileLines(settings.value(kProfileLinesKey, false).toBool());
+  setCurrentIndex(std::clamp(settings.value(kTabKey, 0).toInt(), 0, count() - 1));
+  connect(this, &QTabWidget::currentChanged, this, [](int tab) { QSettings().setValue(kTabKey, tab); });
   heatmap_->set_hover_callback([this](const std::optional<figures::Readout>& r) {
     emit readout(r ? tr("row %1, col %2: %3").arg(r->row).arg(r->col).arg(static_cast<double>(r->value), 0, 'g', 6)
                    : QString());
@@ -67,6 +81,14 @@ FigureTabs::FigureTabs(JobsModel* jobs, QWidget* parent)
 }
 
 FigureTabs::~FigureTabs() = default;
+
+void FigureTabs::setProfileLines(bool lines) {
+  profile_->set_style(lines ? figures::ProfileChart::Style::Lines : figures::ProfileChart::Style::Bars);
+  QSettings().setValue(kProfileLinesKey, lines);
+  views_[ProfileTab]->renderLater();
+}
+
+bool FigureTabs::profileLines() const { return profile_->style() == figures::ProfileChart::Style::Lines; }
 
 figures::Scene* FigureTabs::currentScene() const {
   const int i = currentIndex();
@@ -104,14 +126,29 @@ void FigureTabs::showTensor(CheckpointPtr checkpoint, const Tensor* tensor) {
       if (tensor != tensor_) return;  // another tensor was chosen meanwhile
       heatmapPage_->setWeights(pyramid, title);  // shows it, or the scores the controls ask for
       surfaceControls_->setTensor(pyramid, title);  // its heightfield, from the same pyramid
-      double lo = 0, hi = 1;
-      std::vector<double> counts = pyramid->stats().histogram(100, lo, hi);
-      histogram_->set_histogram(std::move(counts), lo, hi, title, "value");
-      views_[HistogramTab]->renderLater();
-      emit viewUpdated(HistogramTab);
       if (tensor->shape().size() >= 2 && tensor->numel() <= kSpectrumAuto) startSpectrum(checkpoint, tensor);
     });
   });
+}
+
+// The Distribution follows the heatmap: the values or scores it shows, from the pyramid's own
+// statistics (no pass over the data), with the overlay's threshold marked on scores.
+void FigureTabs::updateDistribution() {
+  const TensorPyramid* shown = heatmap_->pyramid();
+  const bool scores = heatmapPage_->controls()->settings().importance;
+  const std::optional<float> threshold = scores ? heatmap_->overlay_threshold() : std::nullopt;
+  if (!shown || !tensor_) return;
+  double lo = 0, hi = 1;
+  std::vector<double> counts = shown->stats().histogram(100, lo, hi);
+  histogram_->set_histogram(std::move(counts), lo, hi, tensor_->name() + (scores ? " · scores" : ""),
+                            scores ? "score" : "value");
+  if (threshold)
+    histogram_->set_threshold(*threshold, "top " + QString::number(heatmapPage_->controls()->settings().overlayPercent)
+                                                      .toStdString() + " %");
+  else
+    histogram_->clear_threshold();
+  views_[HistogramTab]->renderLater();
+  emit viewUpdated(HistogramTab);
 }
 
 void FigureTabs::startSpectrum(CheckpointPtr checkpoint, const Tensor* tensor) {

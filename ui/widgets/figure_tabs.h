@@ -50,6 +50,10 @@ public:
   void showProfile(CheckpointPtr checkpoint, const paramscope::ReducedMaps& maps, paramscope::Reduction r,
                    const QString& title, std::vector<std::pair<std::string, figures::SurfaceGrid>> surfaces = {});
 
+  /// The Depth Profile as lines instead of bars (kept in the settings).
+  void setProfileLines(bool lines);
+  bool profileLines() const;
+
   figures::Scene* currentScene() const;
   VtkViewWidget* view(Tab tab) const;
   figures::BlockChart& blocks() const noexcept { return *blocks_; }
@@ -73,6 +77,7 @@ signals:
 
 private:
   void startSpectrum(CheckpointPtr checkpoint, const paramscope::Tensor* tensor);
+  void updateDistribution();
 
   JobsModel* jobs_;
   std::shared_ptr<figures::BlockChart> blocks_;

@@ -154,6 +154,11 @@ void MainWindow::createActions() {
   view->addAction(treeDock_->toggleViewAction());
   view->addAction(criterionPanel_->toggleViewAction());
   view->addAction(jobsDock_->toggleViewAction());
+  view->addSeparator();
+  QAction* lines = view->addAction(tr("Depth Profile as &Lines"));
+  lines->setCheckable(true);
+  lines->setChecked(figures_->profileLines());
+  connect(lines, &QAction::toggled, figures_, &FigureTabs::setProfileLines);
 }
 
 void MainWindow::openPath(const QString& path) {

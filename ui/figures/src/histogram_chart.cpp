@@ -89,6 +89,8 @@ void HistogramChart::set_threshold(double x, const std::string& label) {
   rebuild();
 }
 
+std::optional<double> HistogramChart::threshold() const noexcept { return impl_->threshold; }
+
 void HistogramChart::clear_threshold() {
   impl_->threshold.reset();
   rebuild();

@@ -4,6 +4,7 @@
 
 #include <cstddef>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -30,6 +31,8 @@ public:
   /// throws Error(Usage) for a value that is not finite.
   void set_threshold(double x, const std::string& label);
   void clear_threshold();
+  /// The marked threshold, if any.
+  std::optional<double> threshold() const noexcept;
   /// Shows empty axes.
   void clear();
 
