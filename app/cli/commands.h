@@ -36,6 +36,7 @@ void add_importance_command(CLI::App& app, Context& ctx);
 void add_mask_command(CLI::App& app, Context& ctx);
 void add_compare_command(CLI::App& app, Context& ctx);
 void add_jobs_command(CLI::App& app, Context& ctx);
+void add_merge_command(CLI::App& app, Context& ctx);
 /// Only in builds with the figures library (the GUI's); elsewhere `render` says so.
 void add_render_command(CLI::App& app, Context& ctx);
 
