@@ -28,6 +28,7 @@ struct RenderOptions {
   std::string module, cell = "max-abs";
   double dpi = figures::ExportOptions::kReferenceDpi, width = 6.4, height = 4.0, clip_lo = 0, clip_hi = 100;
   double azimuth = figures::SurfaceCamera{}.azimuth, elevation = figures::SurfaceCamera{}.elevation, zoom = 1;
+  double height_fraction = 0.5;  // SurfaceScene's default
   int bins = 100;
   bool log_counts = false;
 };
@@ -103,6 +104,7 @@ std::unique_ptr<figures::Scene> surface_scene(const RenderOptions& o, OpenedInpu
                     source + ": " + criterion.info().name + ", " + p.reduce + " per neuron of " + o.module);
   }
   if (const auto map = colormap_option(o)) scene->set_colormap(*map);
+  scene->set_height_fraction(o.height_fraction);
   scene->set_camera(o.azimuth, o.elevation, o.zoom);
   return scene;
 }
@@ -216,6 +218,9 @@ void add_render_command(CLI::App& app, Context& ctx) {
   cmd->add_option("--elevation", o->elevation, "surface: camera elevation in degrees (-90..90; 90: from the top)")
       ->capture_default_str();
   cmd->add_option("--zoom", o->zoom, "surface: 1 fits the surface, 2 twice as large")->capture_default_str();
+  cmd->add_option("--height-fraction", o->height_fraction,
+                  "surface: height of the value range as a fraction of the footprint (0..10]")
+      ->capture_default_str();
   cmd->add_option("--cell", o->cell, "surface: how a grid cell reduces a large tensor: max-abs or mean")
       ->capture_default_str();
   cmd->add_option("--scale", o->scale, "heatmap: linear or log")->capture_default_str();

@@ -76,6 +76,8 @@ private slots:
                                        << "spec.svg" << QByteArray("alpha");
     QTest::newRow("surface png") << QStringList{"--view", "surface", "--tensor", kTensor, "--colormap", "rdbu_r"}
                                  << "surface.png" << QByteArray();
+    QTest::newRow("surface tall png") << QStringList{"--view", "surface", "--tensor", kTensor, "--height-fraction", "1.5"}
+                                      << "surface-tall.png" << QByteArray();
     QTest::newRow("surface mean from the top png") << QStringList{"--view", "surface", "--tensor", kTensor, "--cell",
                                                                   "mean", "--azimuth", "-90", "--elevation", "90"}
                                                    << "surface-top.png" << QByteArray();
@@ -138,6 +140,8 @@ private slots:
                                            << QByteArray("elevation must be in -90..90");
     QTest::newRow("surface bad cell") << QStringList{"--view", "surface", "--tensor", kTensor, "--cell", "median"}
                                       << QByteArray("--cell is max-abs or mean");
+    QTest::newRow("surface bad height") << QStringList{"--view", "surface", "--tensor", kTensor, "--height-fraction", "0"}
+                                        << QByteArray("height fraction 0 is outside (0, 10]");
   }
   void errors() {
     QFETCH(QStringList, args);

@@ -2,6 +2,7 @@
 // pyramid, the tensor's own values for a small one); an importance result per neuron adds one
 // surface over (block, neuron) per module kind, chosen in the combo above the view.
 #include <QComboBox>
+#include <QDoubleSpinBox>
 #include <QSignalSpy>
 #include <QtTest>
 
@@ -78,6 +79,15 @@ private slots:
     auto* view = tabs->view(ui::FigureTabs::SurfaceTab);
     QTRY_VERIFY_WITH_TIMEOUT(surfacePixels(view->grabFramebuffer()) > 5000, 5000);
     test::keepImage(view->grabFramebuffer(), QStringLiteral("surface_tab_tensor"));
+
+    // Height sets the scene's height fraction and redraws (the camera refits the taller surface).
+    auto* height = w.findChild<QDoubleSpinBox*>(QStringLiteral("surfaceHeight"));
+    QVERIFY(height);
+    QCOMPARE(height->value(), tabs->surface().height_fraction());
+    const QImage before = view->grabFramebuffer();
+    height->setValue(2.0);
+    QCOMPARE(tabs->surface().height_fraction(), 2.0);
+    QTRY_VERIFY_WITH_TIMEOUT(view->grabFramebuffer() != before, 5000);
   }
 
   void neuronImportanceOverBlocks() {

@@ -1,6 +1,7 @@
 #include "surface_controls.h"
 
 #include <QComboBox>
+#include <QDoubleSpinBox>
 #include <QHBoxLayout>
 #include <QLabel>
 #include <QPushButton>
@@ -26,6 +27,7 @@ SurfaceControls::SurfaceControls(std::shared_ptr<figures::SurfaceScene> scene, V
       view_(view),
       source_(new QComboBox(this)),
       cell_(new QComboBox(this)),
+      height_(new QDoubleSpinBox(this)),
       reset_(new QPushButton(tr("Reset View"), this)) {
   setObjectName(QStringLiteral("surfacePage"));
   source_->setObjectName(QStringLiteral("surfaceSource"));
@@ -39,6 +41,12 @@ SurfaceControls::SurfaceControls(std::shared_ptr<figures::SurfaceScene> scene, V
   cell_->addItem(tr("mean"));
   cell_->setToolTip(tr("How one grid cell sums up the weights it covers (tensors larger than %1 x %1)").arg(kGridSide));
   reset_->setToolTip(tr("Back to the 3/4 view (drag rotates, the wheel zooms)"));
+  height_->setObjectName(QStringLiteral("surfaceHeight"));
+  height_->setRange(0.05, 10);
+  height_->setSingleStep(0.1);
+  height_->setDecimals(2);
+  height_->setValue(scene_->height_fraction());
+  height_->setToolTip(tr("Height of the value range as a fraction of the footprint's side"));
 
   auto* bar = new QHBoxLayout;
   bar->setContentsMargins(6, 4, 6, 4);
@@ -47,6 +55,9 @@ SurfaceControls::SurfaceControls(std::shared_ptr<figures::SurfaceScene> scene, V
   bar->addSpacing(12);
   bar->addWidget(new QLabel(tr("Cell"), this));
   bar->addWidget(cell_);
+  bar->addSpacing(12);
+  bar->addWidget(new QLabel(tr("Height"), this));
+  bar->addWidget(height_);
   bar->addSpacing(12);
   bar->addWidget(reset_);
   bar->addStretch(1);
@@ -58,6 +69,12 @@ SurfaceControls::SurfaceControls(std::shared_ptr<figures::SurfaceScene> scene, V
 
   connect(source_, &QComboBox::currentIndexChanged, this, &SurfaceControls::changed);
   connect(cell_, &QComboBox::currentIndexChanged, this, &SurfaceControls::changed);
+  // Only the geometry's scale: no new grid.
+  connect(height_, &QDoubleSpinBox::valueChanged, this, [this](double h) {
+    scene_->set_height_fraction(h);
+    view_->renderLater();
+    emit updated();
+  });
   connect(reset_, &QPushButton::clicked, this, [this] {
     scene_->reset_camera();
     view_->renderLater();

@@ -13,6 +13,7 @@
 #include <QWidget>
 
 class QComboBox;
+class QDoubleSpinBox;
 class QPushButton;
 
 namespace paramscope {
@@ -60,6 +61,7 @@ private:
   VtkViewWidget* view_;
   QComboBox* source_;  // item 0: the tensor's heightfield; then "importance: KIND"
   QComboBox* cell_;    // max-abs or mean per grid cell (heightfield)
+  QDoubleSpinBox* height_;  // the scene's height fraction
   QPushButton* reset_;
   std::shared_ptr<const paramscope::TensorPyramid> pyramid_;
   std::string tensorTitle_, importanceTitle_;
