@@ -21,6 +21,17 @@ using namespace paramscope;
 
 namespace {
 
+// Shows w at the given size and opens path in it; false if it does not load in time.
+bool showAndOpen(ui::MainWindow& w, const QString& path, QSize size = {1400, 900}, int timeoutMs = 5000) {
+  w.setErrorDialogsEnabled(false);
+  w.resize(size);
+  w.show();
+  if (!QTest::qWaitForWindowExposed(&w)) return false;
+  QSignalSpy loaded(&w, &ui::MainWindow::loaded);
+  w.openPath(path);
+  return loaded.wait(timeoutMs);
+}
+
 bool hasUpdate(const QSignalSpy& spy, int tab) {
   for (const auto& args : spy)
     if (args.at(0).toInt() == tab) return true;
@@ -49,13 +60,7 @@ private slots:
 
   void selectingATensorShowsItsHeightfield() {
     ui::MainWindow w;
-    w.setErrorDialogsEnabled(false);
-    w.resize(1400, 900);
-    w.show();
-    QVERIFY(QTest::qWaitForWindowExposed(&w));
-    QSignalSpy loaded(&w, &ui::MainWindow::loaded);
-    w.openPath(test::path("gui/tiny_llama.safetensors"));
-    QVERIFY(loaded.wait(5000));
+    QVERIFY(showAndOpen(w, test::path("gui/tiny_llama.safetensors")));
     ui::FigureTabs* tabs = w.figures();
     QCOMPARE(tabs->tabText(ui::FigureTabs::SurfaceTab), QStringLiteral("3D"));
     const auto c = w.model()->checkpointAt(0);
@@ -92,13 +97,7 @@ private slots:
 
   void neuronImportanceOverBlocks() {
     ui::MainWindow w;
-    w.setErrorDialogsEnabled(false);
-    w.resize(1400, 900);
-    w.show();
-    QVERIFY(QTest::qWaitForWindowExposed(&w));
-    QSignalSpy loaded(&w, &ui::MainWindow::loaded);
-    w.openPath(test::path("gui/tiny_llama.safetensors"));
-    QVERIFY(loaded.wait(5000));
+    QVERIFY(showAndOpen(w, test::path("gui/tiny_llama.safetensors")));
     ui::Job* job =
         w.computeImportance({QStringLiteral("magnitude"), QStringLiteral("neuron"), QStringLiteral("l2"), {}, {}});
     QVERIFY(job);
@@ -156,13 +155,7 @@ private slots:
   // (the picture in docs/gui.md).
   void sampleOverBlocksAndNeurons() {
     ui::MainWindow w;
-    w.setErrorDialogsEnabled(false);
-    w.resize(1500, 950);
-    w.show();
-    QVERIFY(QTest::qWaitForWindowExposed(&w));
-    QSignalSpy loaded(&w, &ui::MainWindow::loaded);
-    w.openPath(QString::fromStdString((test::samples_dir() / "tiny-llama").string()));
-    QVERIFY(loaded.wait(10000));
+    QVERIFY(showAndOpen(w, QString::fromStdString((test::samples_dir() / "tiny-llama").string()), {1500, 950}, 10000));
     ui::Job* job =
         w.computeImportance({QStringLiteral("magnitude"), QStringLiteral("neuron"), QStringLiteral("l2"), {}, {}});
     QVERIFY(job);
