@@ -86,6 +86,15 @@ jobs:
     output: figure-surface-mlp_up.png
 EOF
 "$bin/paramscope-cli" jobs "$out/jobs.yaml" >"$out/jobs.log"
+# Merging: the digit CNN's two fine-tunes (digits 0-4 and 5-9) by the sample's TIES recipe
+# (docs/merging.md); the accuracies are in digits-merge/expected_accuracy.json.
+"$bin/paramscope-cli" merge "$samples/digits-merge/ties.yaml" -o "$out/merged-digits" >"$out/merge-ties.txt"
+echo
+echo "TIES merge of the digit fine-tunes -> $out/merged-digits/ (kept % per fine-tune, sign conflicts):"
+grep '(all)' "$out/merge-ties.txt"
+# Where the two fine-tunes interfere (CSV, JSON and figures; docs/merging.md#interference-analysis).
+"$bin/paramscope-cli" interfere "$samples/digits-merge/base" "$samples/digits-merge/ft-a" \
+  "$samples/digits-merge/ft-b" --tensor classifier.1.weight -o "$out/interference-digits" >"$out/interfere.txt"
 # The GUI's view of the sample, rendered on a virtual display.
 if [ -x "$bin/paramscope" ] && command -v xvfb-run >/dev/null; then
   xvfb-run -a -s "-screen 0 1600x1000x24" "$bin/paramscope" --quit-after-load --compute magnitude --size 1500x950 \
@@ -94,6 +103,9 @@ if [ -x "$bin/paramscope" ] && command -v xvfb-run >/dev/null; then
   xvfb-run -a -s "-screen 0 1600x1000x24" "$bin/paramscope" --quit-after-load --compute magnitude --size 1500x950 \
     --tensor model.layers.0.mlp.up_proj.weight --view heatmap --screenshot "$out/gui-tiny-llama-heatmap.png" \
     "$samples/tiny-llama" >/dev/null 2>&1 || echo "run-sample.sh: GUI screenshot failed" >&2
+  xvfb-run -a -s "-screen 0 1600x1000x24" "$bin/paramscope" --quit-after-load --merge --size 1500x950 \
+    --screenshot "$out/gui-merge-digits.png" "$samples/digits-merge/base" "$samples/digits-merge/ft-a" \
+    "$samples/digits-merge/ft-b" >/dev/null 2>&1 || echo "run-sample.sh: GUI screenshot failed" >&2
 fi
 echo
 echo "No display: wrote the headless report to $out/"

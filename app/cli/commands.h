@@ -1,14 +1,21 @@
 // Subcommands of paramscope-cli. Each registers its options and a callback on the CLI11 app.
 #pragma once
 
+#include <filesystem>
 #include <map>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include <CLI/CLI.hpp>
 
 #include "paramscope/checkpoint.h"
 #include "paramscope/jobs.h"
+
+namespace paramscope {
+struct InterferenceReport;
+struct ElementInterference;
+}  // namespace paramscope
 
 namespace paramscope::cli {
 
@@ -37,8 +44,16 @@ void add_mask_command(CLI::App& app, Context& ctx);
 void add_compare_command(CLI::App& app, Context& ctx);
 void add_jobs_command(CLI::App& app, Context& ctx);
 void add_merge_command(CLI::App& app, Context& ctx);
+void add_interfere_command(CLI::App& app, Context& ctx);
 /// Only in builds with the figures library (the GUI's); elsewhere `render` says so.
 void add_render_command(CLI::App& app, Context& ctx);
+
+/// Figures of an interference report (and of the element maps, when given) written into dir;
+/// returns the files written. Defined with the figures library (the GUI's); builds without it
+/// (interfere_figures_unavailable.cpp) write none and say so on stderr.
+std::vector<std::filesystem::path> write_interference_figures(const InterferenceReport& report,
+                                                              const ElementInterference* elements,
+                                                              const std::filesystem::path& dir);
 
 /// Registers every subcommand (the job runner builds a fresh app per job with it).
 void add_all_commands(CLI::App& app, Context& ctx);

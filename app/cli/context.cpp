@@ -22,6 +22,7 @@ void add_all_commands(CLI::App& app, Context& ctx) {
   add_compare_command(app, ctx);
   add_jobs_command(app, ctx);
   add_merge_command(app, ctx);
+  add_interfere_command(app, ctx);
   add_render_command(app, ctx);
 }
 

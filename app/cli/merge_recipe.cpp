@@ -3,7 +3,9 @@
 #include <yaml-cpp/yaml.h>
 
 #include <algorithm>
+#include <cmath>
 #include <fstream>
+#include <limits>
 #include <set>
 #include <sstream>
 
@@ -30,28 +32,47 @@ class RecipeParser {
     const auto m = merge_method_from_name(name);
     if (!m) fail("merge_method", "unknown merge method '" + name + "' (ParamScope has " + merge_method_names() + ")");
     r.params = default_merge_params(*m);
+    if (name == "fisher") r.params.criterion = "fisher";
+    // mergekit's methods require a weight; PCB and importance-weighted merging default it to 1.
+    const bool weight_required = *m != MergeMethod::Pcb && *m != MergeMethod::ImportanceWeighted;
     if (const YAML::Node b = root["base_model"]) r.base = path(b, "base_model");
     if (!r.base && merge_method_traits(*m).uses_base) fail("", "merge method '" + name + "' needs a 'base_model'");
 
     // Global parameters: the method's own, plus defaults for the per-model ones.
     MergeModelParams defaults;
-    bool have_weight = false;
+    bool have_weight = !weight_required;
     if (const YAML::Node p = root["parameters"]) {
       if (!p.IsMap()) fail("parameters", "expected a mapping of parameter names to values");
-      static const std::set<std::string> pkeys = {"normalize", "lambda",  "int8_mask", "rescale",
-                                                  "weight",    "density", "gamma"};
+      static const std::set<std::string> pkeys = {"normalize", "lambda", "int8_mask", "rescale",  "weight",
+                                                  "density",   "gamma",  "pcb_ratio", "criterion"};
       check_keys(p, pkeys, "parameters");
       if (p["normalize"]) r.params.normalize = flag(p["normalize"], "parameters.normalize");
       if (p["rescale"]) r.params.rescale = flag(p["rescale"], "parameters.rescale");
       if (p["int8_mask"]) flag(p["int8_mask"], "parameters.int8_mask");  // a mask dtype: no effect in float32
-      if (p["lambda"]) r.params.lambda = number(p["lambda"], "parameters.lambda");
+      if (p["lambda"]) setting(p["lambda"], "parameters.lambda", false, r.params.lambda, r.params.settings["lambda"]);
+      if (p["pcb_ratio"]) {
+        if (*m != MergeMethod::Pcb) fail("parameters.pcb_ratio", "only merge_method pcb has it");
+        setting(p["pcb_ratio"], "parameters.pcb_ratio", true, r.params.pcb_ratio, r.params.settings["pcb_ratio"]);
+      }
+      if (p["criterion"]) {
+        if (*m != MergeMethod::ImportanceWeighted)
+          fail("parameters.criterion", "only merge_method importance_weighted (or fisher) has it");
+        r.params.criterion = text(p["criterion"], "parameters.criterion");
+      }
       if (p["weight"]) {
-        defaults.weight = number(p["weight"], "parameters.weight");
+        setting(p["weight"], "parameters.weight", false, defaults.weight, r.params.settings["weight"]);
         have_weight = true;
       }
-      if (p["density"]) defaults.density = fraction(p["density"], "parameters.density");
-      if (p["gamma"]) defaults.gamma = fraction(p["gamma"], "parameters.gamma");
+      if (p["density"])
+        setting(p["density"], "parameters.density", true, defaults.density, r.params.settings["density"]);
+      if (p["gamma"]) setting(p["gamma"], "parameters.gamma", true, defaults.gamma, r.params.settings["gamma"]);
+      std::erase_if(r.params.settings, [](const auto& kv) { return kv.second.entries.empty(); });
     }
+    if (*m == MergeMethod::ImportanceWeighted && r.params.criterion.empty())
+      fail("parameters", "importance_weighted needs 'criterion' (fisher, magnitude, delta, wanda, ...)");
+    // Only a scalar counts as a default for every tensor; a filter list may leave tensors out.
+    const auto global_weight = r.params.settings.find("weight");
+    const bool weight_scalar = !weight_required || (have_weight && global_weight == r.params.settings.end());
 
     const YAML::Node models = root["models"];
     if (!models || !models.IsSequence() || models.size() == 0) fail("models", "expected a non-empty list of models");
@@ -65,21 +86,31 @@ class RecipeParser {
       RecipeModel rm;
       rm.path = path(e["model"], where + ".model");
       rm.params = defaults;
-      bool weight = have_weight;
+      bool weight = have_weight, scalar_weight = weight_scalar;
       if (const YAML::Node p = e["parameters"]) {
         if (!p.IsMap()) fail(where + ".parameters", "expected a mapping of parameter names to values");
-        static const std::set<std::string> tkeys = {"weight", "density", "gamma"};
+        static const std::set<std::string> tkeys = {"weight", "density", "gamma", "stats"};
         check_keys(p, tkeys, where + ".parameters");
+        const std::string w = where + ".parameters.";
         if (p["weight"]) {
-          rm.params.weight = number(p["weight"], where + ".parameters.weight");
           weight = true;
+          scalar_weight = scalar_weight || !(p["weight"].IsSequence());
+          setting(p["weight"], w + "weight", false, rm.params.weight, rm.settings["weight"]);
         }
-        if (p["density"]) rm.params.density = fraction(p["density"], where + ".parameters.density");
-        if (p["gamma"]) rm.params.gamma = fraction(p["gamma"], where + ".parameters.gamma");
+        if (p["density"]) setting(p["density"], w + "density", true, rm.params.density, rm.settings["density"]);
+        if (p["gamma"]) setting(p["gamma"], w + "gamma", true, rm.params.gamma, rm.settings["gamma"]);
+        if (p["stats"]) {
+          if (*m != MergeMethod::ImportanceWeighted)
+            fail(w + "stats", "only merge_method importance_weighted (or fisher) reads statistics");
+          rm.stats = path(p["stats"], w + "stats");
+        }
+        std::erase_if(rm.settings, [](const auto& kv) { return kv.second.entries.empty(); });
       }
       // mergekit drops the base from the models it takes task vectors of.
       if (r.base && merge_method_traits(*m).uses_base && rm.path == *r.base) continue;
       if (!weight) fail(where, "missing 'weight' (mergekit requires it)");
+      // Only filter lists: tensors that no entry covers are refused when they are merged.
+      if (!scalar_weight) rm.params.weight = std::numeric_limits<double>::quiet_NaN();
       r.models.push_back(std::move(rm));
     }
     if (r.models.empty()) fail("models", "no model besides the base");
@@ -117,20 +148,54 @@ class RecipeParser {
     return n.Scalar();
   }
 
-  double number(const YAML::Node& n, const std::string& where) const {
-    if (n.IsSequence() || n.IsMap())
-      fail(where, "per-tensor parameter lists ('filter' / 'value') are not supported yet; give one number");
+  double number(const YAML::Node& n, const std::string& where, bool in_unit = false) const {
+    if (!n.IsScalar()) fail(where, "expected a number");
+    double v = 0;
     try {
-      return n.as<double>();
+      v = n.as<double>();
     } catch (const YAML::Exception&) {
       fail(where, "'" + n.Scalar() + "' is not a number");
     }
+    if (!std::isfinite(v)) fail(where, "'" + n.Scalar() + "' is not a finite number");
+    if (in_unit && !(v >= 0 && v <= 1)) fail(where, n.Scalar() + " is outside [0, 1]");
+    return v;
   }
 
-  double fraction(const YAML::Node& n, const std::string& where) const {
-    const double v = number(n, where);
-    if (!(v >= 0 && v <= 1)) fail(where, n.Scalar() + " is outside [0, 1]");
+  // A number or a gradient (a non-empty list of numbers).
+  std::vector<double> numbers(const YAML::Node& n, const std::string& where, bool in_unit) const {
+    if (n.IsScalar()) return {number(n, where, in_unit)};
+    if (!n.IsSequence() || n.size() == 0) fail(where, "expected a number or a non-empty list of numbers");
+    std::vector<double> v;
+    for (std::size_t i = 0; i < n.size(); ++i) v.push_back(number(n[i], where + "[" + std::to_string(i) + "]", in_unit));
     return v;
+  }
+
+  // mergekit's ParameterSetting: a number goes to `scalar`; a gradient or a list of
+  // {filter, value} entries goes to `out` (per tensor).
+  void setting(const YAML::Node& n, const std::string& where, bool in_unit, double& scalar, MergeSetting& out) const {
+    if (n.IsScalar()) {
+      scalar = number(n, where, in_unit);
+      return;
+    }
+    if (n.IsMap()) fail(where, "a {filter, value} entry must be inside a list");
+    if (!n.IsSequence() || n.size() == 0) fail(where, "expected a number, a list of numbers or a list of {filter, value}");
+    if (n[0].IsScalar()) {
+      out = MergeSetting::gradient(numbers(n, where, in_unit));
+      return;
+    }
+    out.filtered = true;
+    for (std::size_t i = 0; i < n.size(); ++i) {
+      const std::string at = where + "[" + std::to_string(i) + "]";
+      const YAML::Node e = n[i];
+      if (!e.IsMap()) fail(at, "expected {filter, value} like the other entries");
+      static const std::set<std::string> ekeys = {"filter", "value"};
+      check_keys(e, ekeys, at);
+      if (!e["value"]) fail(at, "missing 'value'");
+      MergeSetting::Entry entry;
+      if (e["filter"]) entry.filter = text(e["filter"], at + ".filter");
+      entry.values = numbers(e["value"], at + ".value", in_unit);
+      out.entries.push_back(std::move(entry));
+    }
   }
 
   bool flag(const YAML::Node& n, const std::string& where) const {

@@ -13,7 +13,9 @@ namespace paramscope::cli {
 
 struct RecipeModel {
   std::filesystem::path path;  ///< resolved against the recipe's folder
-  MergeModelParams params;
+  MergeModelParams params;     ///< scalars (weight NaN: required, only per-tensor settings given)
+  MergeSettings settings;      ///< list-valued parameters (gradients, filters)
+  std::optional<std::filesystem::path> stats;  ///< importance_weighted: statistics file
 };
 
 struct MergeRecipe {
@@ -24,6 +26,8 @@ struct MergeRecipe {
   std::optional<DType> dtype;                 ///< out_dtype, else dtype
 };
 
+/// Parameters may be numbers, gradients (lists of numbers) or lists of {filter, value} (mergekit's
+/// ParameterSetting); list-valued ones go to MergeParams::settings / RecipeModel::settings.
 /// throws Error(Io) if the file cannot be read, Error(BadInput) naming the file and the key for a
 /// malformed recipe, an unknown key or method, a missing weight or an unsupported feature.
 MergeRecipe load_merge_recipe(const std::filesystem::path& file);

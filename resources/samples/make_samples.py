@@ -12,6 +12,13 @@ python3-sklearn, python3-onnx; takes about a minute on 2 cores).
                 calibration statistics of tiny-llama for the data-driven criteria (Wanda,
                 Taylor, Fisher, OBD, contrast; layout in docs/statistics.md): task.safetensors
                 on licence text it was trained on, general.safetensors on other text
+  digits-merge/ models to merge (docs/merging.md): base/ (the digits CNN trained briefly on all
+                digits), ft-a/ and ft-b/ (the base fine-tuned on digits 0-4 and on 5-9), each a
+                model.safetensors + config.json; mergekit-style recipes (linear, task_arithmetic,
+                ties, dare_ties); inputs.npy / labels.npy (the 297 held-out test images).
+                evaluate_digits.py measures them and the merges (expected_accuracy.json)
+
+Usage: make_samples.py [digits] [llama] [stats] [merge]  (default: all).
 
 Everything is seeded; reruns give the same files on the same torch build.
 """
@@ -306,12 +313,138 @@ def make_llama_stats():
         print(f"tiny-llama-stats/{name}.safetensors: {len(stats)} tensors over {batches} batches of {'+'.join(files)}")
 
 
+# ----------------------------------------------------------------------------- digits to merge
+MERGE_SUBSETS = {"ft-a": (0, 1, 2, 3, 4), "ft-b": (5, 6, 7, 8, 9)}
+
+# The recipes' parameters were chosen with `evaluate_digits.py --sweep` (docs/merging.md).
+MERGE_RECIPES = {
+    "linear.yaml": """# Model soup: the plain average of the two fine-tunes (the base is not listed).
+merge_method: linear
+models:
+  - model: ft-a
+    parameters: {weight: 0.5}
+  - model: ft-b
+    parameters: {weight: 0.5}
+dtype: float32
+""",
+    "task_arithmetic.yaml": """# base + lambda * (tau_a + tau_b); a small lambda because the two task vectors add up.
+merge_method: task_arithmetic
+base_model: base
+models:
+  - model: ft-a
+    parameters: {weight: 1.0}
+  - model: ft-b
+    parameters: {weight: 1.0}
+parameters:
+  lambda: 0.2
+dtype: float32
+""",
+    "ties.yaml": """# TIES: keep each task vector's largest 10 %, elect the sign by mass, disjoint mean.
+merge_method: ties
+base_model: base
+models:
+  - model: ft-a
+    parameters: {weight: 1.0, density: 0.1}
+  - model: ft-b
+    parameters: {weight: 1.0, density: 0.1}
+parameters:
+  normalize: true
+  lambda: 1.0
+dtype: float32
+""",
+    "dare_ties.yaml": """# DARE + TIES: keep a random half of each task vector, rescaled by 1/0.5, then TIES' election.
+# The drop is seeded on the command line, like mergekit's --random-seed:
+#   paramscope-cli merge dare_ties.yaml -o merged --seed 1
+merge_method: dare_ties
+base_model: base
+models:
+  - model: ft-a
+    parameters: {weight: 1.0, density: 0.5}
+  - model: ft-b
+    parameters: {weight: 1.0, density: 0.5}
+parameters:
+  lambda: 0.3
+dtype: float32
+""",
+}
+
+
+def digits_data():
+    """sklearn's digits with the digits-cnn sample's split: 297 test images, the rest to train."""
+    from sklearn.datasets import load_digits
+    d = load_digits()
+    x = torch.tensor(d.images, dtype=torch.float32).unsqueeze(1) / 16.0
+    y = torch.tensor(d.target, dtype=torch.int64)
+    perm = torch.randperm(len(x), generator=torch.Generator().manual_seed(0))
+    return x, y, perm[297:], perm[:297]
+
+
+def train_digits(model, x, y, idx, batches, lr, seed, freeze_bn):
+    gen = torch.Generator().manual_seed(seed)
+    opt = torch.optim.Adam(model.parameters(), lr=lr)
+    done = 0
+    while done < batches:
+        model.train()
+        if freeze_bn:  # keep the base's running statistics: a 5-class subset would shift them
+            for m in model.modules():
+                if isinstance(m, nn.BatchNorm2d):
+                    m.eval()
+        order = idx[torch.randperm(len(idx), generator=gen)]
+        for i in range(0, len(order), 64):
+            if done == batches:
+                break
+            b = order[i:i + 64]
+            loss = F.cross_entropy(model(x[b]), y[b])
+            opt.zero_grad()
+            loss.backward()
+            opt.step()
+            done += 1
+    model.eval()
+    return model
+
+
+def make_digits_merge():
+    import copy
+    x, y, train, test = digits_data()
+    out = os.path.join(HERE, "digits-merge")
+    torch.manual_seed(100)
+    # A third of an epoch: a base that knows every digit a little.
+    base = train_digits(DigitsCNN(), x, y, train, 8, 3e-3, 101, False)
+    models = {"base": (base, "all digits, 8 batches of 64 (a third of an epoch), Adam 3e-3")}
+    for k, (name, digits) in enumerate(MERGE_SUBSETS.items()):
+        sub = train[(y[train].unsqueeze(1) == torch.tensor(digits)).any(1)]
+        ft = train_digits(copy.deepcopy(base), x, y, sub, 3 * ((len(sub) + 63) // 64), 1e-3, 102 + k, True)
+        models[name] = (ft, f"base fine-tuned on digits {digits[0]}-{digits[-1]}: 3 epochs of {len(sub)} images, "
+                            "Adam 1e-3, BatchNorm statistics frozen")
+    with torch.no_grad():
+        for name, (model, how) in models.items():
+            pred = model(x[test]).argmax(1)
+            acc = (pred == y[test]).float().mean().item()
+            folder = os.path.join(out, name)
+            os.makedirs(folder, exist_ok=True)
+            save_safetensors(os.path.join(folder, "model.safetensors"), model.state_dict(),
+                             {"format": "pt", "trained": how})
+            with open(os.path.join(folder, "config.json"), "w") as f:
+                json.dump({"architecture": "DigitsCNN", "dataset": "sklearn.datasets.load_digits",
+                           "input_shape": [1, 1, 8, 8], "num_classes": 10, "trained": how,
+                           "test_accuracy": round(acc, 4)}, f, indent=2)
+                f.write("\n")
+            print(f"digits-merge/{name}: test accuracy {acc:.3f} ({how})")
+    np.save(os.path.join(out, "inputs.npy"), x[test].numpy())
+    np.save(os.path.join(out, "labels.npy"), y[test].numpy())
+    for fname, text in MERGE_RECIPES.items():
+        with open(os.path.join(out, fname), "w") as f:
+            f.write(text)
+
+
 if __name__ == "__main__":
     torch.set_num_threads(2)
-    which = sys.argv[1:] or ["digits", "llama", "stats"]
+    which = sys.argv[1:] or ["digits", "llama", "stats", "merge"]
     if "digits" in which:
         make_digits()
     if "llama" in which:
         make_llama()
     if "stats" in which:
         make_llama_stats()
+    if "merge" in which:
+        make_digits_merge()

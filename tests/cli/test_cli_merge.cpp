@@ -1,7 +1,8 @@
 // paramscope-cli merge: mergekit-style recipes over small safetensors fixtures written here with
 // the core writer (the numpy reference's TIES case, tests/data/merge/reference.json), relative
-// paths, dtype and sharding options, config.json, the malformed-recipe corpus
-// (tests/tools/make_malformed_merge.py) and refused recipes that leave no output behind.
+// paths, dtype and sharding options, config.json, per-tensor filters, importance-weighted (Fisher)
+// merging with statistics files, the malformed-recipe corpus (tests/tools/make_malformed_merge.py)
+// and refused recipes that leave no output behind.
 #include <QDir>
 #include <QJsonArray>
 #include <QJsonDocument>
@@ -185,10 +186,28 @@ class TestCliMerge : public QObject {
         << "merge_method: ties\nbase_model: ../models/base\nmodels:\n  - model: ../models/ft0.safetensors\n"
            "    parameters: {weight: 1, epsilon: 0.1}\n"
         << "models[0].parameters: unknown key 'epsilon'";
-    QTest::newRow("filter list") << "merge_method: ties\nbase_model: ../models/base\nmodels:\n"
-                                    "  - model: ../models/ft0.safetensors\n    parameters:\n      weight:\n"
-                                    "        - filter: mlp\n          value: 0.5\n        - value: 1\n"
-                                 << "models[0].parameters.weight: per-tensor parameter lists";
+    QTest::newRow("filter entry outside a list")
+        << "merge_method: ties\nbase_model: ../models/base\nmodels:\n"
+           "  - model: ../models/ft0.safetensors\n    parameters:\n      weight: {filter: mlp, value: 0.5}\n"
+        << "models[0].parameters.weight: a {filter, value} entry must be inside a list";
+    // Filters without a default entry: the tensors none covers have no weight (mergekit's error).
+    QTest::newRow("filter without default")
+        << "merge_method: task_arithmetic\nbase_model: ../models/base\nmodels:\n"
+           "  - model: ../models/ft0.safetensors\n    parameters:\n      weight:\n"
+           "        - filter: bias\n          value: 0.5\n"
+        << "model 1: no 'weight' for tensor 'layer.weight'";
+    QTest::newRow("density list out of range")
+        << "merge_method: ties\nbase_model: ../models/base\nmodels:\n  - model: ../models/ft0.safetensors\n"
+           "    parameters: {weight: 1, density: [0.5, 1.2]}\n"
+        << "models[0].parameters.density[1]: 1.2 is outside [0, 1]";
+    QTest::newRow("criterion needs importance_weighted")
+        << "merge_method: ties\nbase_model: ../models/base\nparameters: {criterion: fisher}\n" + models
+        << "parameters.criterion: only merge_method importance_weighted";
+    QTest::newRow("importance without criterion")
+        << "merge_method: importance_weighted\nbase_model: ../models/base\n" + models
+        << "importance_weighted needs 'criterion'";
+    QTest::newRow("fisher without stats") << "merge_method: fisher\nbase_model: ../models/base\n" + models
+                                          << "scored no tensor";
     QTest::newRow("missing weight") << "merge_method: ties\nbase_model: ../models/base\nmodels:\n"
                                        "  - model: ../models/ft0.safetensors\n"
                                     << "models[0]: missing 'weight'";
@@ -213,8 +232,89 @@ class TestCliMerge : public QObject {
     const auto r = test::run_cli({"merge", path(name), "-o", path("out/refused")});
     QVERIFY2(r.code == 1 || r.code == 2, r.err.constData());
     QVERIFY2(r.err.contains(message.toUtf8()), r.err.constData());
-    if (!message.contains("nowhere")) QVERIFY2(r.err.contains(path(name).toUtf8()), r.err.constData());
+    if (!message.contains("nowhere") && !message.contains("scored no tensor"))
+      QVERIFY2(r.err.contains(path(name).toUtf8()), r.err.constData());
     QVERIFY(!fs::exists(dir_ / "out/refused"));
+  }
+
+  void per_tensor_filters() {
+    // Bias deltas are 1, 2, 3 (base 0): at weight .5 each the bias is 3; the weight matrix keeps
+    // weight 1 (the default entry). The gradient lambda resolves at t = 0 for every tensor of a
+    // model without numbered blocks: .2.
+    write_text(dir_ / "recipes/filters.yaml",
+               "merge_method: task_arithmetic\nbase_model: ../models/base\nmodels:\n"
+               "  - model: ../models/ft0.safetensors\n  - model: ../models/ft1.safetensors\n"
+               "  - model: ../models/ft2.safetensors\n"
+               "parameters:\n  weight:\n    - filter: bias\n      value: 0.5\n    - value: 1\n"
+               "  lambda: [0.2, 0.8]\n");
+    const auto r = test::run_cli({"merge", path("recipes/filters.yaml"), "-o", path("out/filters"), "--json"});
+    QVERIFY2(r.code == 0, r.err.constData());
+    const Checkpoint m = open_checkpoint(dir_ / "out/filters/model.safetensors");
+    QCOMPARE(m.at("layer.bias").to_f32(), Floats(4, 0.2f * 3.0f));
+    const auto models = ties_["models"].toArray();
+    const Floats base = floats(ties_["base"].toArray()), got = m.at("layer.weight").to_f32();
+    std::vector<Floats> x;
+    for (const auto& v : models) x.push_back(floats(v.toArray()));
+    for (std::size_t j = 0; j < got.size(); ++j) {
+      const float want = base[j] + 0.2f * ((x[0][j] - base[j]) + (x[1][j] - base[j]) + (x[2][j] - base[j]));
+      QVERIFY2(std::fabs(got[j] - want) < 1e-5f, qPrintable(QString::number(j)));
+    }
+    const auto tensors = QJsonDocument::fromJson(r.out).object()["tensors"].toArray();
+    for (const auto& t : tensors) {
+      const auto o = t.toObject();
+      if (o["name"] == "layer.bias") QCOMPARE(o["weight"].toArray(), (QJsonArray{0.5, 0.5, 0.5}));
+      if (o["name"] == "layer.weight") QCOMPARE(o["weight"].toArray(), (QJsonArray{1, 1, 1}));
+      if (!o["copied"].toBool()) QCOMPARE(o["lambda"].toDouble(), 0.2);
+    }
+    // The text summary shows the values each tensor resolved to.
+    const auto t = test::run_cli({"merge", path("recipes/filters.yaml"), "-o", path("out/filters2")});
+    QVERIFY2(t.out.contains("w=0.5,0.5,0.5 lambda=0.2"), t.out.constData());
+    QVERIFY2(t.out.contains("w=1,1,1 lambda=0.2"), t.out.constData());
+    // The recipe, filters included, is in the metadata.
+    bool recipe = false;
+    for (const auto& [k, v] : m.metadata())
+      recipe = recipe || (k == "merge_recipe" && v.find("\"filter\":\"bias\"") != std::string::npos);
+    QVERIFY(recipe);
+  }
+
+  void fisher_with_statistics() {
+    // grad_sq / samples: model 0 -> 1, model 1 -> 0, model 2 -> 3 on every entry of layer.weight,
+    // so merged = base + (1 * 1 * tau0 + .4 * 3 * tau2) / (1 + 1.2). layer.bias has no statistics:
+    // the weighted mean (1 * 1 + .6 * 2 + .4 * 3) / 2 = 1.7, reported with the tensor.
+    const std::vector<std::pair<std::string, float>> stats = {{"s0", 2}, {"s1", 0}, {"s2", 6}};
+    fs::create_directories(dir_ / "stats");
+    for (const auto& [name, v] : stats)
+      write_safetensors(dir_ / ("stats/" + name + ".safetensors"),
+                        {TensorToWrite::from_floats("layer.weight@grad_sq", DType::F32, {12, 20}, Floats(240, v))},
+                        {{"samples", "2"}});
+    write_text(dir_ / "recipes/fisher.yaml",
+               "merge_method: fisher\nbase_model: ../models/base\nmodels:\n"
+               "  - model: ../models/ft0.safetensors\n    parameters: {weight: 1, stats: ../stats/s0.safetensors}\n"
+               "  - model: ../models/ft1.safetensors\n    parameters: {weight: 0.6, stats: ../stats/s1.safetensors}\n"
+               "  - model: ../models/ft2.safetensors\n    parameters: {weight: 0.4, stats: ../stats/s2.safetensors}\n");
+    const auto r = test::run_cli({"merge", path("recipes/fisher.yaml"), "-o", path("out/fisher")});
+    QVERIFY2(r.code == 0, r.err.constData());
+    QVERIFY(r.out.contains("importance_weighted merge of 3 model(s)"));
+    QVERIFY2(r.out.contains("weighted mean: ") && r.out.contains("layer.bias@grad_sq"), r.out.constData());
+    const Checkpoint m = open_checkpoint(dir_ / "out/fisher/model.safetensors");
+    QCOMPARE(m.at("layer.bias").to_f32()[0], 1.7f);
+    const auto models = ties_["models"].toArray();
+    const Floats base = floats(ties_["base"].toArray()), got = m.at("layer.weight").to_f32();
+    const Floats x0 = floats(models[0].toArray()), x2 = floats(models[2].toArray());
+    for (std::size_t j = 0; j < got.size(); ++j) {
+      const float want = base[j] + ((x0[j] - base[j]) + 1.2f * (x2[j] - base[j])) / 2.2f;
+      QVERIFY2(std::fabs(got[j] - want) < 1e-5f, qPrintable(QString::number(j)));
+    }
+    // --criterion and --stats override the recipe: magnitude needs no statistics.
+    const auto o = test::run_cli({"merge", path("recipes/fisher.yaml"), "-o", path("out/fisher-mag"), "--criterion",
+                                  "magnitude", "--stats", path("stats/s0.safetensors"), path("stats/s1.safetensors"),
+                                  path("stats/s2.safetensors")});
+    QVERIFY2(o.code == 0, o.err.constData());
+    QVERIFY(!o.out.contains("weighted mean: "));
+    const auto bad = test::run_cli({"merge", path("recipes/fisher.yaml"), "-o", path("out/fisher-bad"), "--stats",
+                                    path("stats/s0.safetensors")});
+    QCOMPARE(bad.code, 2);
+    QVERIFY2(bad.err.contains("--stats: 1 files for 3 models"), bad.err.constData());
   }
 
   void misaligned_model_leaves_nothing() {

@@ -8,8 +8,13 @@
 #include <QSignalSpy>
 #include <QtTest>
 
+#include <filesystem>
+
+#include "paramscope/writers.h"
+
 #include <cmath>
 
+#include "checkpoint_tree_model.h"
 #include "figure_tabs.h"
 #include "gui_test_support.h"
 #include "heatmap_controls.h"
@@ -89,6 +94,7 @@ private slots:
   void perMatrixCriterionSaysSo();
   void settingsRestored();
   void mainWindowWiring();
+  void meanLevelsComeWhenAskedFor();
 
 private:
   QImage render(figures::HeatmapScene& scene, const QString& name) {
@@ -133,7 +139,8 @@ void TestHeatmapControls::controlsRecolour() {
   QFETCH(int, col);
   QFETCH(int, entry);
   ui::JobsModel jobs;
-  ui::FigureTabs tabs(&jobs);
+  ui::CheckpointTreeModel model;
+  ui::FigureTabs tabs(&jobs, &model);
   ui::HeatmapPage* page = tabs.heatmapPage();
   page->setWeights(pyramidOf({-1.0f, 0.5f, 0.25f, 1.0f}, 1, 4), "known");
   // Through the widgets, as a user would.
@@ -159,7 +166,8 @@ void TestHeatmapControls::perPixelReduction() {
   for (int r = 0; r < n; ++r)
     for (int c = 0; c < n; ++c) v[static_cast<std::size_t>(r) * n + c] = (r + c) % 2 ? 1.0f : -1.0f;
   ui::JobsModel jobs;
-  ui::FigureTabs tabs(&jobs);
+  ui::CheckpointTreeModel model;
+  ui::FigureTabs tabs(&jobs, &model);
   ui::HeatmapPage* page = tabs.heatmapPage();
   page->setWeights(pyramidOf(std::move(v), n, n), "checkerboard");
   auto* map = child<QComboBox>(page, "heatmapColormap");
@@ -182,7 +190,8 @@ void TestHeatmapControls::overlayOnOff() {
   const Tensor* t = largestMatrix(*c);
   QVERIFY(t);
   ui::JobsModel jobs;
-  ui::FigureTabs tabs(&jobs);
+  ui::CheckpointTreeModel model;
+  ui::FigureTabs tabs(&jobs, &model);
   QSignalSpy updated(&tabs, &ui::FigureTabs::viewUpdated);
   tabs.showTensor(c, t);
   QTRY_VERIFY_WITH_TIMEOUT(tabs.heatmap().pyramid() != nullptr, 10000);
@@ -231,7 +240,8 @@ void TestHeatmapControls::importanceIsMagnitude() {
   const auto c = test::load("gui/tiny_llama.safetensors");
   const Tensor* t = largestMatrix(*c);
   ui::JobsModel jobs;
-  ui::FigureTabs tabs(&jobs);
+  ui::CheckpointTreeModel model;
+  ui::FigureTabs tabs(&jobs, &model);
   ui::HeatmapPage* page = tabs.heatmapPage();
   tabs.showTensor(c, t);
   QTRY_VERIFY_WITH_TIMEOUT(tabs.heatmap().pyramid() != nullptr, 10000);
@@ -263,7 +273,8 @@ void TestHeatmapControls::importanceIsMagnitude() {
 void TestHeatmapControls::perMatrixCriterionSaysSo() {
   const auto c = test::load("gui/tiny_llama.safetensors");
   ui::JobsModel jobs;
-  ui::FigureTabs tabs(&jobs);
+  ui::CheckpointTreeModel model;
+  ui::FigureTabs tabs(&jobs, &model);
   ui::HeatmapPage* page = tabs.heatmapPage();
   page->setRequestSource([] { return ui::ComputeRequest{QStringLiteral("spectral-norm"), QStringLiteral("tensor"), QStringLiteral("l2"), {}, {}}; });
   child<QComboBox>(page, "heatmapShow")->setCurrentIndex(1);
@@ -296,11 +307,13 @@ void TestHeatmapControls::settingsRestored() {
   s.overlayPercent = 2.5;
   {
     ui::JobsModel jobs;
-    ui::FigureTabs tabs(&jobs);
+    ui::CheckpointTreeModel model;
+    ui::FigureTabs tabs(&jobs, &model);
     tabs.heatmapPage()->controls()->setSettings(s);
   }
   ui::JobsModel jobs;
-  ui::FigureTabs tabs(&jobs);
+  ui::CheckpointTreeModel model;
+  ui::FigureTabs tabs(&jobs, &model);
   const ui::HeatmapSettings r = tabs.heatmapPage()->controls()->settings();
   QCOMPARE(r.importance, true);
   QVERIFY(r.weightsColormap == Colormap::Gray);
@@ -362,6 +375,35 @@ void TestHeatmapControls::mainWindowWiring() {
   maps.show();
   QVERIFY(QTest::qWaitForWindowExposed(&maps));
   test::keepImage(maps.grab().toImage(), QStringLiteral("gui-export-maps"));
+}
+
+// The first pyramid of a tensor holds max-abs levels only (half the work before the first frame);
+// choosing mean per pixel rebuilds it with both, and the picture then shows means.
+void TestHeatmapControls::meanLevelsComeWhenAskedFor() {
+  // Larger than a pyramid's top level (512 x 512), so that it has coarse levels at all.
+  QTemporaryDir dir;
+  const std::filesystem::path file = std::filesystem::path(dir.path().toStdString()) / "big.safetensors";
+  std::vector<float> v(2048 * 1024);
+  for (std::size_t i = 0; i < v.size(); ++i) v[i] = static_cast<float>(i % 7) - 3.0f;
+  write_safetensors(file, {TensorToWrite::from_floats("model.layers.0.mlp.up_proj.weight", DType::F32, {2048, 1024}, v)});
+  ui::MainWindow w;
+  w.setErrorDialogsEnabled(false);
+  w.resize(1200, 800);
+  w.show();
+  QVERIFY(QTest::qWaitForWindowExposed(&w));
+  QSignalSpy loaded(&w, &ui::MainWindow::loaded);
+  w.openPath(QString::fromStdString(file.string()));
+  QVERIFY(loaded.wait(5000));
+  w.treeDock()->showTensor(0, "model.layers.0.mlp.up_proj.weight");
+  const figures::HeatmapScene& scene = w.figures()->heatmap();
+  QTRY_VERIFY_WITH_TIMEOUT(scene.pyramid() != nullptr, 10000);
+  QVERIFY(scene.pyramid()->has(PyramidReduction::MaxAbs));
+  QVERIFY(!scene.pyramid()->has(PyramidReduction::Mean));
+  auto* perPixel = w.findChild<QComboBox*>(QStringLiteral("heatmapPerPixel"));
+  QVERIFY(perPixel);
+  perPixel->setCurrentIndex(1);  // mean
+  QTRY_VERIFY_WITH_TIMEOUT(scene.pyramid() != nullptr && scene.pyramid()->has(PyramidReduction::Mean), 10000);
+  QVERIFY(scene.reduction() == PyramidReduction::Mean);
 }
 
 PARAMSCOPE_GUI_TEST_MAIN(TestHeatmapControls)

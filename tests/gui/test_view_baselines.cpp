@@ -24,6 +24,8 @@
 #include "paramscope/figures/block_chart.h"
 #include "paramscope/figures/heatmap_scene.h"
 #include "paramscope/figures/histogram_chart.h"
+#include "paramscope/figures/line_chart.h"
+#include "paramscope/figures/matrix_chart.h"
 #include "paramscope/figures/profile_chart.h"
 #include "paramscope/figures/spectrum_chart.h"
 #include "paramscope/figures/surface_scene.h"
@@ -142,6 +144,35 @@ std::shared_ptr<figures::Scene> surface() {
   return s;
 }
 
+// The merge dashboard's similarity matrix: three models, one pair without a value.
+std::shared_ptr<figures::Scene> similarity() {
+  auto s = std::make_shared<figures::MatrixChart>();
+  figures::MatrixData d;
+  d.values = {1, 0.62, -0.35, 0.62, 1, std::nan(""), -0.35, std::nan(""), 1};
+  d.row_labels = d.col_labels = {"math", "code", "chat"};
+  d.title = "cosine similarity of task vectors, all tensors";
+  d.value_label = "cosine similarity";
+  s->set_matrix(std::move(d));
+  return s;
+}
+
+// Curves per model, as the dashboard's magnitudes page draws them.
+std::shared_ptr<figures::Scene> lines() {
+  auto s = std::make_shared<figures::LineChart>();
+  std::vector<figures::LineSeries> series;
+  for (int m = 0; m < 3; ++m) {
+    figures::LineSeries l{"model " + std::to_string(m), {}, {}};
+    for (int i = 0; i <= 60; ++i) {
+      const double x = -6 + i * 0.1, z = (x + 3 - 0.5 * m) / 0.4;
+      l.x.push_back(x);
+      l.y.push_back(std::exp(-z * z / 2) / 10);
+    }
+    series.push_back(std::move(l));
+  }
+  s->set_series(std::move(series), "task-vector magnitudes", "log10 |tau|", "fraction of entries");
+  return s;
+}
+
 }  // namespace
 
 Q_DECLARE_METATYPE(SceneMaker)
@@ -171,6 +202,8 @@ void TestViewBaselines::views() {
   QTest::newRow("histogram") << SceneMaker(histogram);
   QTest::newRow("spectrum") << SceneMaker(spectrum);
   QTest::newRow("surface") << SceneMaker(surface);
+  QTest::newRow("merge_similarity") << SceneMaker(similarity);
+  QTest::newRow("merge_magnitudes") << SceneMaker(lines);
 }
 
 void TestViewBaselines::matchesBaseline_data() { views(); }

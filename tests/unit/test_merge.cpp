@@ -1,7 +1,9 @@
 // Merge methods (paramscope/merge.h): hand-computed small cases (sign ties, sum vs count, zero
-// deltas, density 0 and 1, top-k boundary ties, breadcrumbs windows, lambda), DARE's keep rate and
-// rescale with a fixed seed, numpy references from tests/tools/make_merge_reference.py (mergekit's
-// formulas), the streamed merge against the in-memory one, and alignment / parameter errors.
+// deltas, density 0 and 1, top-k boundary ties, breadcrumbs windows, lambda, magnitude_prune, PCB,
+// importance-weighted), DARE's keep rate and rescale with a fixed seed, numpy references from
+// tests/tools/make_merge_reference.py (mergekit's, PEFT's and the PCB authors' formulas), per-tensor
+// settings (filters, gradients, layer fractions), the streamed merge against the in-memory one,
+// and alignment / parameter errors.
 #include <QJsonArray>
 #include <QJsonObject>
 #include <QTemporaryDir>
@@ -10,6 +12,7 @@
 #include <unistd.h>
 
 #include <cmath>
+#include <map>
 
 #include "json_file.h"
 #include "paramscope/checkpoint.h"
@@ -29,6 +32,7 @@ Q_DECLARE_METATYPE(Floats)
 Q_DECLARE_METATYPE(FloatsList)
 Q_DECLARE_METATYPE(ParamsList)
 Q_DECLARE_METATYPE(Counts)
+Q_DECLARE_METATYPE(MergeSetting)
 
 namespace {
 
@@ -130,6 +134,14 @@ class TestMerge : public QObject {
         << Floats{0, 0, 3, 2, -1, 0.5, 0.25, 0.1, 0.05, 0.01} << Counts{8};
     QTest::newRow("breadcrumbs density 1")
         << "breadcrumbs" << -1 << 1.0 << "" << b10 << FloatsList{t10} << ParamsList{mp(1, 1, 0.1)} << t10 << Counts{10};
+    // magnitude_prune: TIES' trim without the election; opposite signs add up (no normalize).
+    QTest::newRow("magnitude_prune") << "magnitude_prune" << -1 << 1.0 << "" << b5
+                                     << FloatsList{{1, 2, -2, 2, 0.5}, {-3, 1, 1, 0, 0}}
+                                     << ParamsList{mp(1, 0.4), mp(0.5, 0.2)} << Floats{-1.5, 2, -2, 0, 0}
+                                     << Counts{2, 1};
+    QTest::newRow("magnitude_prune normalized lambda")
+        << "magnitude_prune" << 1 << 2.0 << "" << b5 << FloatsList{{1, 2, -2, 2, 0.5}, {-3, 1, 1, 0, 0}}
+        << ParamsList{mp(1, 0.4), mp(0.5, 0.2)} << Floats{-2, 8.0f / 3, -8.0f / 3, 0, 0} << Counts{2, 1};
     // breadcrumbs_ties on two models: trims, then the sign election.
     QTest::newRow("breadcrumbs_ties") << "breadcrumbs_ties" << -1 << 1.0 << "" << b10
                                       << FloatsList{t10, {-5, 4, -3, -2, 1, -0.5, 0.25, 0.1, 0.05, 0.01}}
@@ -240,7 +252,7 @@ class TestMerge : public QObject {
     QTest::addColumn<QJsonObject>("c");
     const auto ref = test::read_json(test::data("merge/reference.json"));
     const auto cases = ref["cases"].toArray();
-    QVERIFY(cases.size() >= 9);
+    QVERIFY(cases.size() >= 15);
     for (const auto& c : cases) QTest::newRow(qPrintable(c.toObject()["name"].toString())) << c.toObject();
   }
 
@@ -261,9 +273,16 @@ class TestMerge : public QObject {
       const auto o = q.toObject();
       params.push_back(mp(o["weight"].toDouble(), o["density"].toDouble(1.0), o["gamma"].toDouble(0.01)));
     }
+    p.pcb_ratio = c["pcb_ratio"].toDouble(0.1);
+    if (p.method == MergeMethod::ImportanceWeighted) p.criterion = "given";
+    std::vector<Floats> imp;
+    for (const auto& m : c["importance"].toArray()) imp.push_back(floats(m.toArray()));
     const Floats base = floats(c["base"].toArray());
     const Floats want = floats(c["expected"].toArray());
-    const Floats got = run(p, base, models, params);
+    std::vector<std::span<const float>> spans, imp_spans;
+    for (const auto& m : models) spans.emplace_back(m);
+    for (const auto& m : imp) imp_spans.emplace_back(m);
+    const Floats got = merge_tensor_values(p, "t", base, spans, params, nullptr, imp_spans);
     QCOMPARE(got.size(), want.size());
     int differing = 0;
     for (std::size_t i = 0; i < got.size(); ++i)
@@ -274,8 +293,8 @@ class TestMerge : public QObject {
   void streamed_equals_in_memory_data() {
     QTest::addColumn<QString>("method");
     QTest::addColumn<std::uint64_t>("shard");
-    for (const char* m :
-         {"linear", "task_arithmetic", "ties", "dare_linear", "dare_ties", "breadcrumbs", "breadcrumbs_ties"})
+    for (const char* m : {"linear", "task_arithmetic", "ties", "dare_linear", "dare_ties", "breadcrumbs",
+                          "breadcrumbs_ties", "magnitude_prune", "pcb"})
       QTest::newRow(m) << m << std::uint64_t{5'000'000'000};
     QTest::newRow("ties sharded") << "ties" << std::uint64_t{100'000};
   }
@@ -447,9 +466,253 @@ class TestMerge : public QObject {
     QVERIFY(!fs::exists(dir / "out"));
   }
 
+  void pcb_hand_computed_data() {
+    QTest::addColumn<double>("ratio");
+    QTest::addColumn<double>("lambda");
+    QTest::addColumn<Floats>("expected");
+    QTest::addColumn<Counts>("kept");
+    // tau1 = 1 2 -1 .5, tau2 = 1 -1 1 .5 (n = 4): the clip keeps sorted |tau|[0] .. sorted[int(4 *
+    // .9999 - 1) = 2], i.e. [.5, 1], so clip(tau1) = 1 1 -1 .5 and clip(tau2) = 1 -1 1 .5; min-max
+    // gives 1 1 1 0 and the intra term exp(2 x^2) = e^2 e^2 e^2 1. sum tau = 2 1 0 1, so the inter
+    // term is tanh(2 2 0 .5) and tanh(2 -1 0 .5): b1 = 7.123 7.123 0 .462, b2 = 7.123 -5.627 0 .462.
+    // ratio .75 cuts at sorted[1]: b1 at .462 -> scale 1 1 0 0; b2 at 0 -> scale 1 0 0 .0649.
+    // Merged: (1+1)/2, 1/1, 0 (nothing kept), .5 * .0649 / .0649.
+    QTest::newRow("ratio .75") << 0.75 << 1.0 << Floats{1, 1, 0, 0.5} << Counts{2, 2};
+    QTest::newRow("lambda 2") << 0.75 << 2.0 << Floats{2, 2, 0, 1} << Counts{2, 2};
+    // ratio .5 cuts b1 at sorted[2] = its maximum: a flat row keeps its top entries with scale 1;
+    // b2 is cut at .462: only entry 0 is above it.
+    QTest::newRow("ratio .5 flat row") << 0.5 << 1.0 << Floats{1, 1, 0, 0} << Counts{2, 1};
+  }
+
+  void pcb_hand_computed() {
+    QFETCH(double, ratio);
+    QFETCH(double, lambda);
+    QFETCH(Floats, expected);
+    QFETCH(Counts, kept);
+    MergeParams p = default_merge_params(MergeMethod::Pcb);
+    p.pcb_ratio = ratio;
+    p.lambda = lambda;
+    const Floats b(4, 0.0f);
+    MergedTensorStats s;
+    const Floats got = run(p, b, {{1, 2, -1, 0.5}, {1, -1, 1, 0.5}}, {mp(1), mp(1)}, &s);
+    for (std::size_t i = 0; i < expected.size(); ++i)
+      QVERIFY2(std::fabs(got[i] - expected[i]) <= 1e-6f, qPrintable(QString("%1: %2").arg(i).arg(got[i])));
+    QCOMPARE(s.kept, kept);
+  }
+
+  void importance_hand_computed() {
+    // e0: (1*1 + 3*3) / (1 + 3) = 2.5; e1: no score -> (2 + 4) / 2 = 3; e2: only model 2 counts: -3.
+    MergeParams p = default_merge_params(MergeMethod::ImportanceWeighted);
+    p.criterion = "magnitude";
+    const Floats b = {0, 0, 0}, s1 = {1, 0, 0}, s2 = {3, 0, 1};
+    MergedTensorStats st;
+    const Floats got = merge_tensor_values(p, "t", b, {Floats{1, 2, 3}, Floats{3, 4, -3}}, {mp(1), mp(1)}, &st,
+                                           {s1, s2});
+    QCOMPARE(got, (Floats{2.5, 3, -3}));
+    QCOMPARE(st.contributed, (Counts{2, 3}));
+    // Weights scale the scores; lambda the result: (2*1*1 + 1*3*3) / (2 + 3) * .5 = 1.1 at e0.
+    p.lambda = 0.5;
+    const Floats w = merge_tensor_values(p, "t", b, {Floats{1, 2, 3}, Floats{3, 4, -3}}, {mp(2), mp(1)}, nullptr,
+                                         {s1, s2});
+    QVERIFY(std::fabs(w[0] - 1.1f) < 1e-6f);
+    QVERIFY(std::fabs(w[1] - 0.5f * 8.0f / 3) < 1e-6f);
+    // Without scores: the weighted mean everywhere.
+    QCOMPARE(merge_tensor_values(p, "t", b, {Floats{1, 2, 3}, Floats{3, 4, -3}}, {mp(1), mp(1)}),
+             (Floats{1, 1.5, 0}));
+  }
+
+  void setting_resolve_data() {
+    QTest::addColumn<MergeSetting>("setting");
+    QTest::addColumn<QString>("tensor");
+    QTest::addColumn<double>("t");
+    QTest::addColumn<double>("expected");  // NaN: no value (falls back)
+    const auto filtered = [](std::vector<std::pair<const char*, std::vector<double>>> e) {
+      MergeSetting s;
+      s.filtered = true;
+      for (auto& [f, v] : e)
+        s.entries.push_back({f ? std::optional<std::string>(f) : std::nullopt, std::move(v)});
+      return s;
+    };
+    const double none = std::nan("");
+    QTest::newRow("scalar") << MergeSetting::scalar(0.5) << "a.weight" << 0.3 << 0.5;
+    QTest::newRow("gradient start") << MergeSetting::gradient({0, 1}) << "x" << 0.0 << 0.0;
+    QTest::newRow("gradient end") << MergeSetting::gradient({0, 1}) << "x" << 1.0 << 1.0;
+    QTest::newRow("gradient middle") << MergeSetting::gradient({0, 1}) << "x" << 0.5 << 0.5;
+    // scaled = t * 2: .5 -> halfway between 1 and .5; 1.5 -> halfway between .5 and 0.
+    QTest::newRow("gradient 3 at .25") << MergeSetting::gradient({1, 0.5, 0}) << "x" << 0.25 << 0.75;
+    QTest::newRow("gradient 3 at .75") << MergeSetting::gradient({1, 0.5, 0}) << "x" << 0.75 << 0.25;
+    QTest::newRow("gradient 3 at 1") << MergeSetting::gradient({1, 0.5, 0}) << "x" << 1.0 << 0.0;
+    QTest::newRow("gradient 3 at 1/3") << MergeSetting::gradient({1, 0.5, 0}) << "x" << 1.0 / 3 << 2.0 / 3;
+    const MergeSetting f3 = filtered({{"mlp", {0.1}}, {"self_attn", {0.2}}, {nullptr, {0.3}}});
+    QTest::newRow("filter 1") << f3 << "model.layers.0.mlp.up_proj.weight" << 0.0 << 0.1;
+    QTest::newRow("filter 2") << f3 << "model.layers.0.self_attn.q_proj.weight" << 0.0 << 0.2;
+    QTest::newRow("default entry") << f3 << "model.norm.weight" << 0.0 << 0.3;
+    QTest::newRow("first match wins") << filtered({{"layers", {1}}, {"mlp", {2}}}) << "model.layers.0.mlp.w" << 0.0
+                                      << 1.0;
+    QTest::newRow("default first wins")
+        << filtered({{nullptr, {7}}, {"mlp", {2}}}) << "model.layers.0.mlp.w" << 0.0 << 7.0;
+    QTest::newRow("star matches all") << filtered({{"*", {4}}}) << "anything" << 0.0 << 4.0;
+    QTest::newRow("no default: none") << filtered({{"mlp", {2}}}) << "model.norm.weight" << 0.0 << none;
+    QTest::newRow("filtered gradient")
+        << filtered({{"mlp", {0, 1}}, {nullptr, {5}}}) << "layers.3.mlp.w" << 0.25 << 0.25;
+    QTest::newRow("case sensitive") << filtered({{"MLP", {2}}}) << "mlp.w" << 0.0 << none;
+  }
+
+  void setting_resolve() {
+    QFETCH(MergeSetting, setting);
+    QFETCH(QString, tensor);
+    QFETCH(double, t);
+    QFETCH(double, expected);
+    const auto got = setting.resolve(tensor.toStdString(), t);
+    if (std::isnan(expected)) {
+      QVERIFY(!got);
+    } else {
+      QVERIFY(got);
+      QVERIFY2(std::fabs(*got - expected) < 1e-12, qPrintable(QString::number(*got)));
+    }
+  }
+
+  void resolve_order_and_required_weight() {
+    MergeSetting mlp_only;
+    mlp_only.filtered = true;
+    mlp_only.entries.push_back({"mlp", {0.25}});
+    MergeParams p = default_merge_params(MergeMethod::Ties);
+    p.settings["density"] = MergeSetting::gradient({0.2, 0.8});
+    p.settings["lambda"] = mlp_only;
+    MergeInput a, b;
+    a.params = mp(1, 0.5);
+    a.settings["weight"] = mlp_only;  // mlp: .25; elsewhere the model's plain weight 1
+    b.params = mp(std::nan(""), 0.5);
+    b.settings["weight"] = mlp_only;  // required: nothing covers "norm"
+    b.settings["density"] = MergeSetting::scalar(0.9);
+    MergeParams out;
+    std::vector<MergeModelParams> m;
+    resolve_tensor_params(p, {a, b}, "layers.1.mlp.w", 0.5, out, m);
+    QCOMPARE(m[0].weight, 0.25);
+    QCOMPARE(m[1].weight, 0.25);
+    QCOMPARE(m[0].density, 0.5);  // the global gradient: .2 + .5 * .6
+    QCOMPARE(m[1].density, 0.9);  // the model's own setting first
+    QCOMPARE(out.lambda, 0.25);
+    resolve_tensor_params(p, {a}, "norm.weight", 1.0, out, m);
+    QCOMPARE(m[0].weight, 1.0);
+    QCOMPARE(m[0].density, 0.8);
+    QCOMPARE(out.lambda, 1.0);  // no entry matches: the plain lambda
+    try {
+      resolve_tensor_params(p, {a, b}, "norm.weight", 1.0, out, m);
+      QFAIL("no error");
+    } catch (const Error& e) {
+      QCOMPARE(e.kind(), Error::Kind::Usage);
+      QVERIFY2(QString(e.what()).contains("model 2: no 'weight' for tensor 'norm.weight'"), e.what());
+    }
+  }
+
+  void layer_fractions() {
+    QTemporaryDir tmp;
+    const fs::path dir = tmp.path().toStdString();
+    const Floats four(4, 1.0f);
+    const std::vector<std::string> names = {"lm_head.weight",          "model.embed_tokens.weight",
+                                            "model.layers.0.mlp.weight", "model.layers.1.mlp.weight",
+                                            "model.layers.2.mlp.weight", "model.norm.weight"};
+    std::vector<std::pair<std::string, Floats>> t;
+    std::vector<Shape> shapes;
+    for (const auto& n : names) {
+      t.emplace_back(n, four);
+      shapes.push_back(n.find("norm") != std::string::npos ? Shape{4} : Shape{2, 2});
+    }
+    write_model(dir / "m.safetensors", t, shapes);
+    const Checkpoint c = open_checkpoint(dir / "m.safetensors");
+    const auto f = merge_layer_fractions(c);
+    QCOMPARE(f.size(), names.size());
+    const std::map<std::string, double> want = {
+        {"model.embed_tokens.weight", 0.0}, {"model.layers.0.mlp.weight", 0.0}, {"model.layers.1.mlp.weight", 0.5},
+        {"model.layers.2.mlp.weight", 1.0}, {"model.norm.weight", 1.0},         {"lm_head.weight", 1.0}};
+    for (std::size_t i = 0; i < c.tensors().size(); ++i)
+      QVERIFY2(f[i] == want.at(c.tensors()[i].name()), c.tensors()[i].name().c_str());
+  }
+
+  void per_tensor_streamed() {
+    // A gradient weight and a filtered density: each tensor merged with its own values, equal to
+    // the in-memory merge with those values.
+    QTemporaryDir tmp;
+    const fs::path dir = tmp.path().toStdString();
+    const std::size_t n = 1000;
+    Floats base(n), a(n), b(n);
+    for (std::size_t i = 0; i < n; ++i) {
+      base[i] = static_cast<float>(std::cos(0.1 * static_cast<double>(i)));
+      a[i] = base[i] + 0.1f * static_cast<float>(std::sin(1.7 * static_cast<double>(i)));
+      b[i] = base[i] + 0.1f * static_cast<float>(std::sin(2.3 * static_cast<double>(i) + 1));
+    }
+    const std::vector<Shape> shapes = {{10, 100}, {10, 100}};
+    write_model(dir / "base.safetensors", {{"layers.0.mlp.w", base}, {"layers.1.attn.w", base}}, shapes);
+    write_model(dir / "a.safetensors", {{"layers.0.mlp.w", a}, {"layers.1.attn.w", a}}, shapes);
+    write_model(dir / "b.safetensors", {{"layers.0.mlp.w", b}, {"layers.1.attn.w", b}}, shapes);
+    const Checkpoint cb = open_checkpoint(dir / "base.safetensors");
+    const Checkpoint ca = open_checkpoint(dir / "a.safetensors");
+    const Checkpoint cc = open_checkpoint(dir / "b.safetensors");
+    MergeSetting dens;
+    dens.filtered = true;
+    dens.entries.push_back({"mlp", {0.3}});
+    dens.entries.push_back({std::nullopt, {0.7}});
+    MergeInput ia{&ca, mp(1, 0.5)}, ib{&cc, mp(1, 0.5)};
+    ia.settings["weight"] = MergeSetting::gradient({0.2, 1.0});
+    ib.settings["density"] = dens;
+    const MergeParams p = default_merge_params(MergeMethod::Ties);
+    ThreadPool pool(2);
+    const auto summary = merge_checkpoints(dir / "out", cb, {ia, ib}, p, {}, pool, {});
+    const Checkpoint m = open_checkpoint(dir / "out" / "model.safetensors");
+    QCOMPARE(m.at("layers.0.mlp.w").to_f32(), run(p, base, {a, b}, {mp(0.2, 0.5), mp(1, 0.3)}, nullptr, "layers.0.mlp.w"));
+    QCOMPARE(m.at("layers.1.attn.w").to_f32(),
+             run(p, base, {a, b}, {mp(1.0, 0.5), mp(1, 0.7)}, nullptr, "layers.1.attn.w"));
+    QCOMPARE(stats_of(summary, "layers.0.mlp.w").params[0].weight, 0.2);
+    QCOMPARE(stats_of(summary, "layers.0.mlp.w").params[1].density, 0.3);
+    QCOMPARE(stats_of(summary, "layers.1.attn.w").params[1].density, 0.7);
+    QCOMPARE(stats_of(summary, "layers.1.attn.w").kept, (Counts{500, 700}));
+  }
+
+  void importance_streamed() {
+    // Criterion magnitude: s_i = |theta_i|, streamed against the in-memory merge with those maps.
+    QTemporaryDir tmp;
+    const fs::path dir = tmp.path().toStdString();
+    const std::size_t n = 70000;
+    Floats base(n), a(n), b(n), sa(n), sb(n);
+    for (std::size_t i = 0; i < n; ++i) {
+      base[i] = static_cast<float>(std::cos(0.37 * static_cast<double>(i)));
+      a[i] = base[i] + 0.1f * static_cast<float>(std::sin(1.3 * static_cast<double>(i)));
+      b[i] = base[i] + 0.1f * static_cast<float>(std::sin(2.9 * static_cast<double>(i) + 1));
+      sa[i] = std::fabs(a[i]);
+      sb[i] = std::fabs(b[i]);
+    }
+    write_model(dir / "base.safetensors", {{"w", base}}, {{700, 100}});
+    write_model(dir / "a.safetensors", {{"w", a}}, {{700, 100}});
+    write_model(dir / "b.safetensors", {{"w", b}}, {{700, 100}});
+    const Checkpoint cb = open_checkpoint(dir / "base.safetensors");
+    const Checkpoint ca = open_checkpoint(dir / "a.safetensors");
+    const Checkpoint cc = open_checkpoint(dir / "b.safetensors");
+    MergeParams p = default_merge_params(MergeMethod::ImportanceWeighted);
+    p.criterion = "magnitude";
+    p.lambda = 0.9;
+    ThreadPool pool(2);
+    merge_checkpoints(dir / "out", cb, {{&ca, mp(0.7)}, {&cc, mp(0.3)}}, p, {}, pool, {});
+    const Floats got = open_checkpoint(dir / "out" / "model.safetensors").at("w").to_f32();
+    const Floats want = merge_tensor_values(p, "w", base, {a, b}, {mp(0.7), mp(0.3)}, nullptr, {sa, sb});
+    QCOMPARE(got, want);
+    // fisher without statistics: no tensor can be scored, refused before anything is written.
+    p.criterion = "fisher";
+    QVERIFY_THROWS_EXCEPTION(Error, merge_checkpoints(dir / "out2", cb, {{&ca, mp(1)}, {&cc, mp(1)}}, p, {}, pool, {}));
+    QVERIFY(!fs::exists(dir / "out2"));
+    p.criterion = "nonsense";
+    QVERIFY_THROWS_EXCEPTION(Error, merge_checkpoints(dir / "out2", cb, {{&ca, mp(1)}}, p, {}, pool, {}));
+  }
+
   void names_and_defaults() {
-    QCOMPARE(merge_method_names(),
-             std::string("linear, task_arithmetic, ties, dare_linear, dare_ties, breadcrumbs, breadcrumbs_ties"));
+    QCOMPARE(merge_method_names(), std::string("linear, task_arithmetic, ties, dare_linear, dare_ties, breadcrumbs, "
+                                               "breadcrumbs_ties, magnitude_prune, pcb, importance_weighted, fisher"));
+    QCOMPARE(merge_method_from_name("fisher"), std::optional(MergeMethod::ImportanceWeighted));
+    QCOMPARE(merge_method_name(MergeMethod::Pcb), std::string_view("pcb"));
+    QVERIFY(!default_merge_params(MergeMethod::MagnitudePrune).normalize);
+    QCOMPARE(merge_method_traits(MergeMethod::MagnitudePrune).sparsification, Sparsification::Magnitude);
+    QCOMPARE(default_merge_params(MergeMethod::MagnitudePrune).consensus, SignConsensus::None);
+    QCOMPARE(default_merge_params(MergeMethod::Pcb).pcb_ratio, 0.1);
     QVERIFY(!merge_method_from_name("slerp"));
     // mergekit's registry: normalize on for linear and ties only, rescale on for DARE.
     QVERIFY(default_merge_params(MergeMethod::Linear).normalize);

@@ -9,6 +9,7 @@
 #include "heatmap_page.h"
 #include "job.h"
 #include "jobs_model.h"
+#include "merge_dashboard.h"
 #include "paramscope/figures/block_chart.h"
 #include "paramscope/figures/figure_data.h"
 #include "paramscope/figures/heatmap_scene.h"
@@ -32,7 +33,7 @@ constexpr const char* kProfileLinesKey = "view/profileLines";
 
 }  // namespace
 
-FigureTabs::FigureTabs(JobsModel* jobs, QWidget* parent)
+FigureTabs::FigureTabs(JobsModel* jobs, CheckpointTreeModel* model, QWidget* parent)
     : QTabWidget(parent),
       jobs_(jobs),
       blocks_(std::make_shared<figures::BlockChart>()),
@@ -57,7 +58,12 @@ FigureTabs::FigureTabs(JobsModel* jobs, QWidget* parent)
   surfaceControls_ = new SurfaceControls(surface_, views_[SurfaceTab], this);
   addTab(surfaceControls_, tr("3D"));
   connect(surfaceControls_, &SurfaceControls::updated, this, [this] { emit viewUpdated(SurfaceTab); });
+  merge_ = new MergeDashboard(jobs_, model, this);
+  addTab(merge_, tr("Merge"));
+  connect(merge_, &MergeDashboard::updated, this, [this] { emit viewUpdated(MergeTab); });
   histogram_->set_log_counts(true);
+  connect(heatmapPage_, &HeatmapPage::weightsRebuilt, this,
+          [this](std::shared_ptr<const TensorPyramid> p, const std::string& title) { surfaceControls_->setTensor(p, title); });
   connect(heatmapPage_, &HeatmapPage::updated, this, [this] {
     updateDistribution();
     emit viewUpdated(HeatmapTab);
@@ -92,7 +98,13 @@ bool FigureTabs::profileLines() const { return profile_->style() == figures::Pro
 
 figures::Scene* FigureTabs::currentScene() const {
   const int i = currentIndex();
+  if (i == MergeTab) return merge_->currentScene();
   return i >= 0 && i <= SurfaceTab ? views_[i]->scene() : nullptr;
+}
+
+QString FigureTabs::currentFigureName() const {
+  if (currentIndex() == MergeTab) return merge_->currentPageName();
+  return tabText(currentIndex()).toLower().replace(QLatin1Char(' '), QLatin1Char('-'));
 }
 
 VtkViewWidget* FigureTabs::view(Tab tab) const { return views_[tab]; }
@@ -117,11 +129,13 @@ void FigureTabs::showTensor(CheckpointPtr checkpoint, const Tensor* tensor) {
   // The pyramid first (the heatmap at any zoom, built on the pool in one pass over the tensor);
   // the distribution comes from the statistics gathered on the way, and the spectrum (an SVD)
   // only after it, so the first frame of the heatmap waits for nothing else.
-  jobs_->start(tr("heatmap of %1").arg(name), [this, checkpoint, tensor, title](const JobControl& control) {
-    PyramidOptions both;
-    both.mean = true;  // max-abs and mean per pixel, selectable in the view
+  // Max-abs levels always (the overlay and the 3-D view read them); mean levels only when the
+  // view shows means, as they cost as much again before the first frame.
+  PyramidOptions options;
+  options.mean = heatmapPage_->controls()->settings().reduction == PyramidReduction::Mean;
+  jobs_->start(tr("heatmap of %1").arg(name), [this, checkpoint, tensor, title, options](const JobControl& control) {
     auto pyramid =
-        std::make_shared<const TensorPyramid>(TensorPyramid::of_tensor(*tensor, ThreadPool::global(), control, both));
+        std::make_shared<const TensorPyramid>(TensorPyramid::of_tensor(*tensor, ThreadPool::global(), control, options));
     return std::function<void()>([this, checkpoint, tensor, pyramid, title] {
       if (tensor != tensor_) return;  // another tensor was chosen meanwhile
       heatmapPage_->setWeights(pyramid, title);  // shows it, or the scores the controls ask for

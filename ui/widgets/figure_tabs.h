@@ -29,6 +29,7 @@ namespace paramscope::ui {
 
 class HeatmapPage;
 class JobsModel;
+class MergeDashboard;
 class SurfaceControls;
 class VtkViewWidget;
 
@@ -36,9 +37,10 @@ class FigureTabs : public QTabWidget {
   Q_OBJECT
 
 public:
-  enum Tab : int { BlocksTab, HeatmapTab, ProfileTab, HistogramTab, SpectrumTab, SurfaceTab };
+  enum Tab : int { BlocksTab, HeatmapTab, ProfileTab, HistogramTab, SpectrumTab, SurfaceTab, MergeTab };
 
-  FigureTabs(JobsModel* jobs, QWidget* parent = nullptr);
+  /// model: the open checkpoints, from which the Merge tab picks its base and fine-tunes.
+  FigureTabs(JobsModel* jobs, CheckpointTreeModel* model, QWidget* parent = nullptr);
   ~FigureTabs() override;
 
   /// Shows a checkpoint's blocks (nullptr: none) and forgets the tensor and profile of another.
@@ -66,6 +68,10 @@ public:
   SurfaceControls* surfaceControls() const noexcept { return surfaceControls_; }
   /// The heatmap tab: its controls and the element scores it shows or overlays.
   HeatmapPage* heatmapPage() const noexcept { return heatmapPage_; }
+  /// The Merge tab.
+  MergeDashboard* mergeDashboard() const noexcept { return merge_; }
+  /// A file name for the current view's figure ("heatmap", "merge-similarity").
+  QString currentFigureName() const;
 
 signals:
   /// A bar or point of the profile was clicked: the tensor behind it.
@@ -89,6 +95,7 @@ private:
   VtkViewWidget* views_[6] = {};
   SurfaceControls* surfaceControls_ = nullptr;  // hosts views_[SurfaceTab] under its bar
   HeatmapPage* heatmapPage_ = nullptr;  // hosts views_[HeatmapTab] under its controls
+  MergeDashboard* merge_ = nullptr;
   std::vector<std::vector<std::string>> profileTensors_;  // [series][block]
   const paramscope::Tensor* tensor_ = nullptr;             // the tensor the latest jobs are for
 };

@@ -20,9 +20,9 @@ QString keyOf(const ComputeRequest& r, const Tensor* t) {
 
 }  // namespace
 
-Job::Work scorePyramidWork(CheckpointPtr checkpoint, const Tensor* tensor, ComputeRequest request,
+Job::Work scorePyramidWork(CheckpointPtr checkpoint, const Tensor* tensor, ComputeRequest request, bool mean,
                            std::function<void(std::shared_ptr<const TensorPyramid>)> deliver) {
-  return [checkpoint = std::move(checkpoint), tensor, request = std::move(request),
+  return [checkpoint = std::move(checkpoint), tensor, request = std::move(request), mean,
           deliver = std::move(deliver)](const JobControl& control) -> std::function<void()> {
     const auto opened = openCriterion(request);
     const Criterion& criterion = *opened->criterion;
@@ -38,10 +38,11 @@ Job::Work scorePyramidWork(CheckpointPtr checkpoint, const Tensor* tensor, Compu
     MatrixReader reader = [field, opened, checkpoint](std::int64_t first, std::span<float> out) {
       field->scores(0, first, out);
     };
-    PyramidOptions both;
-    both.mean = true;
+    // The overlay's top-k reads max-abs levels; mean levels only when the view shows means.
+    PyramidOptions options;
+    options.mean = mean;
     auto pyramid = std::make_shared<const TensorPyramid>(
-        TensorPyramid::of_reader(std::move(reader), rows, cols, ThreadPool::global(), control, both));
+        TensorPyramid::of_reader(std::move(reader), rows, cols, ThreadPool::global(), control, options));
     return [deliver, pyramid] { deliver(pyramid); };
   };
 }
@@ -73,6 +74,7 @@ void HeatmapPage::setTensor(CheckpointPtr checkpoint, const Tensor* tensor) {
   scores_.reset();
   scoresKey_.clear();
   if (scoresJob_ && scoresJob_->running()) scoresJob_->cancel();
+  if (weightsJob_ && weightsJob_->running()) weightsJob_->cancel();
   if (controls_->settings().needsScores()) startScores();
 }
 
@@ -108,7 +110,8 @@ void HeatmapPage::startScores() {
   QPointer<HeatmapPage> self(this);
   const QString key = scoresKey_;
   Job* job = jobs_->start(tr("%1 scores of %2").arg(r.criterion, QString::fromStdString(tensor_->name())),
-                          scorePyramidWork(checkpoint_, tensor_, r, [self, key](std::shared_ptr<const TensorPyramid> p) {
+                          scorePyramidWork(checkpoint_, tensor_, r, controls_->settings().reduction == PyramidReduction::Mean,
+                                           [self, key](std::shared_ptr<const TensorPyramid> p) {
                             if (!self || self->scoresKey_ != key) return;  // another tensor or criterion meanwhile
                             self->scores_ = std::move(p);
                             self->update();
@@ -120,9 +123,33 @@ void HeatmapPage::startScores() {
   });
 }
 
+// The first pyramid of a tensor has only the reduction shown then (half the work before the first
+// frame); the other comes when asked for.
+void HeatmapPage::startWeights() {
+  if (!checkpoint_ || !tensor_ || (weightsJob_ && weightsJob_->running())) return;
+  QPointer<HeatmapPage> self(this);
+  const paramscope::Tensor* tensor = tensor_;
+  const std::string title = title_;
+  weightsJob_ = jobs_->start(tr("heatmap of %1").arg(QString::fromStdString(title)),
+                             [checkpoint = checkpoint_, tensor, title, self](const JobControl& control) {
+                               PyramidOptions both;
+                               both.mean = true;
+                               auto p = std::make_shared<const TensorPyramid>(
+                                   TensorPyramid::of_tensor(*tensor, ThreadPool::global(), control, both));
+                               return std::function<void()>([self, tensor, title, p] {
+                                 if (!self || self->tensor_ != tensor) return;
+                                 self->weights_ = p;
+                                 self->update();
+                                 emit self->weightsRebuilt(p, title);
+                               });
+                             });
+}
+
 void HeatmapPage::update() {
   const HeatmapSettings s = controls_->settings();
   if (s.needsScores() && tensor_ && scoresKey_ != keyOf(request(), tensor_)) startScores();
+  if (!s.importance && weights_ && !weights_->has(s.reduction)) startWeights();
+  if (s.importance && scores_ && !scores_->has(s.reduction)) startScores();
   const std::shared_ptr<const TensorPyramid> want = s.importance ? scores_ : weights_;
   if (want != shown_) {
     shown_ = want;

@@ -29,9 +29,10 @@ class HeatmapControls;
 class JobsModel;
 class VtkViewWidget;
 
-/// The element scores of one tensor for one criterion, as a pyramid the heatmap can show.
+/// The element scores of one tensor for one criterion, as a pyramid the heatmap can show: max-abs
+/// levels, and mean levels too when mean is set.
 /// throws Error(Usage) for a criterion without element scores or an input it lacks.
-Job::Work scorePyramidWork(CheckpointPtr checkpoint, const paramscope::Tensor* tensor, ComputeRequest request,
+Job::Work scorePyramidWork(CheckpointPtr checkpoint, const paramscope::Tensor* tensor, ComputeRequest request, bool mean,
                            std::function<void(std::shared_ptr<const paramscope::TensorPyramid>)> deliver);
 
 class HeatmapPage : public QWidget {
@@ -61,11 +62,14 @@ public:
 signals:
   /// The picture changed (new data, settings or overlay).
   void updated();
+  /// The weights' pyramid was rebuilt with the reduction per pixel the controls now ask for.
+  void weightsRebuilt(std::shared_ptr<const paramscope::TensorPyramid> weights, const std::string& title);
 
 private:
   ComputeRequest request() const;
   void update();
   void startScores();
+  void startWeights();
 
   JobsModel* jobs_;
   std::shared_ptr<figures::HeatmapScene> scene_;
@@ -79,6 +83,7 @@ private:
   QString scoresKey_;   // request the scores (or the running job) are for, "" if none
   QString scoresLabel_; // "magnitude"
   QPointer<Job> scoresJob_;
+  QPointer<Job> weightsJob_;  // rebuilding weights_ with both reductions
 };
 
 }  // namespace paramscope::ui

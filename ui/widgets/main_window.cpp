@@ -67,7 +67,7 @@ MainWindow::MainWindow(QWidget* parent)
       loader_(new CheckpointLoader(this)),
       treeDock_(new TreeDock(model_, this)),
       jobs_(new JobsModel(this)),
-      figures_(new FigureTabs(jobs_, this)),
+      figures_(new FigureTabs(jobs_, model_, this)),
       summary_(new QLabel(this)),
       jobsDock_(new JobsDock(jobs_, this)),
       criterionPanel_(new CriterionPanel(this)) {
@@ -262,7 +262,7 @@ void MainWindow::exportFigure() {
   if (!scene) return;
   QString selected;
   const QString file = QFileDialog::getSaveFileName(
-      this, tr("Export Figure"), QDir(lastDirectory()).filePath(figures_->tabText(figures_->currentIndex()).toLower() + ".png"),
+      this, tr("Export Figure"), QDir(lastDirectory()).filePath(figures_->currentFigureName() + ".png"),
       tr("PNG image, 300 dpi (*.png);;SVG (*.svg);;PDF (*.pdf)"), &selected);
   if (file.isEmpty()) return;
   QSettings().setValue(kLastDirKey, QFileInfo(file).absolutePath());

@@ -1,6 +1,7 @@
 #include "startup.h"
 
 #include <cstdio>
+#include <filesystem>
 
 #include <QCommandLineParser>
 #include <QCoreApplication>
@@ -14,6 +15,10 @@
 #include "figure_tabs.h"
 #include "job.h"
 #include "main_window.h"
+#include "merge_dashboard.h"
+#include "merge_inputs_bar.h"
+#include "merge_preview_bar.h"
+#include "paramscope/checkpoint.h"
 #include "tree_dock.h"
 
 namespace paramscope::ui {
@@ -48,7 +53,15 @@ StartupOptions parseStartupOptions(const QStringList& arguments) {
       QStringLiteral("view"),
       QCoreApplication::translate("main", "Show this view: blocks, heatmap, profile, distribution, spectrum or 3d."),
       QStringLiteral("view"));
-  parser.addOptions({screenshot, quit, size, compute, tensor, view});
+  const QCommandLineOption merge(
+      QStringLiteral("merge"),
+      QCoreApplication::translate("main", "Show the Merge tab: the first path is the base, the others its fine-tunes; "
+                                          "analyze them, and preview --tensor element by element."));
+  const QCommandLineOption mergePage(
+      QStringLiteral("merge-page"),
+      QCoreApplication::translate("main", "With --merge, show this page: similarity, blocks, magnitudes or elements."),
+      QStringLiteral("page"));
+  parser.addOptions({screenshot, quit, size, compute, tensor, view, merge, mergePage});
   parser.addPositionalArgument(QStringLiteral("path"),
                                QCoreApplication::translate("main", "Checkpoint files or folders to open."),
                                QStringLiteral("[path...]"));
@@ -76,11 +89,23 @@ StartupOptions parseStartupOptions(const QStringList& arguments) {
   if (parser.isSet(view)) {
     static const QStringList views{QStringLiteral("blocks"),       QStringLiteral("heatmap"),
                                    QStringLiteral("profile"),      QStringLiteral("distribution"),
-                                   QStringLiteral("spectrum"),     QStringLiteral("3d")};
+                                   QStringLiteral("spectrum"),     QStringLiteral("3d"),
+                                   QStringLiteral("merge")};
     o.view = static_cast<int>(views.indexOf(parser.value(view).toLower()));
     if (o.view < 0) {
       o.error = QCoreApplication::translate("main", "--view is one of %1, not '%2'")
                     .arg(views.join(QStringLiteral(", ")), parser.value(view));
+      return o;
+    }
+  }
+  o.merge = parser.isSet(merge);
+  if (parser.isSet(mergePage)) {
+    static const QStringList pages{QStringLiteral("similarity"), QStringLiteral("blocks"), QStringLiteral("magnitudes"),
+                                   QStringLiteral("elements")};
+    o.mergePage = static_cast<int>(pages.indexOf(parser.value(mergePage).toLower()));
+    if (o.mergePage < 0) {
+      o.error = QCoreApplication::translate("main", "--merge-page is one of %1, not '%2'")
+                    .arg(pages.join(QStringLiteral(", ")), parser.value(mergePage));
       return o;
     }
   }
@@ -117,6 +142,10 @@ void StartupRun::start() {
 
 void StartupRun::onDone() {
   if (--waiting_ != 0) return;
+  if (options_.merge) {
+    startMerge();
+    return;
+  }
   if (!options_.compute.isEmpty() && !failed_) {
     ComputeRequest request = window_->criterionPanel()->request();
     request.criterion = options_.compute;
@@ -153,6 +182,66 @@ void StartupRun::showRequested() {
   }
   // Let the layout settle (the tree's columns, the dock) before taking the picture.
   QTimer::singleShot(200, this, &StartupRun::complete);
+}
+
+void StartupRun::startMerge() {
+  FigureTabs* tabs = window_->figures();
+  tabs->setCurrentIndex(FigureTabs::MergeTab);
+  MergeDashboard* dashboard = tabs->mergeDashboard();
+  // Loads finish in any order: find each path's row.
+  const CheckpointTreeModel* model = window_->model();
+  auto rowOf = [model](const QString& path) {
+    std::error_code ec;
+    for (int r = 0; r < model->checkpointCount(); ++r)
+      if (auto c = model->checkpointAt(r); c && std::filesystem::equivalent(c->path(), path.toStdString(), ec))
+        return r;
+    return -1;
+  };
+  std::vector<int> fineTunes;
+  for (qsizetype i = 1; i < options_.paths.size(); ++i) fineTunes.push_back(rowOf(options_.paths[i]));
+  dashboard->inputs()->select(options_.paths.isEmpty() ? -1 : rowOf(options_.paths.front()), fineTunes);
+  Job* job = failed_ ? nullptr : dashboard->analyze();
+  if (!job) {
+    std::fprintf(stderr, "paramscope: --merge needs a base and two or more fine-tunes that load\n");
+    failed_ = true;
+    finishMerge();
+    return;
+  }
+  connect(job, &Job::finished, this, [this, job, dashboard] {
+    if (job->state() != Job::State::Done) {
+      std::fprintf(stderr, "paramscope: %s\n", qPrintable(job->message()));
+      failed_ = true;
+      finishMerge();
+      return;
+    }
+    if (options_.tensor.isEmpty()) {
+      finishMerge();
+      return;
+    }
+    if (!dashboard->previewBar()->selectTensor(options_.tensor.toStdString())) {
+      std::fprintf(stderr, "paramscope: no tensor named '%s'\n", qPrintable(options_.tensor));
+      failed_ = true;
+      finishMerge();
+      return;
+    }
+    connect(dashboard, &MergeDashboard::updated, this, [this](int page) {
+      if (page == MergeDashboard::ElementsPage) finishMerge();
+    });
+    Job* preview = dashboard->preview();
+    connect(preview, &Job::finished, this, [this, preview] {
+      if (preview->state() != Job::State::Done) {
+        std::fprintf(stderr, "paramscope: %s\n", qPrintable(preview->message()));
+        failed_ = true;
+        finishMerge();
+      }
+    });
+  });
+}
+
+void StartupRun::finishMerge() {
+  disconnect(window_->figures()->mergeDashboard(), nullptr, this, nullptr);
+  if (options_.mergePage >= 0) window_->figures()->mergeDashboard()->pages()->setCurrentIndex(options_.mergePage);
+  QTimer::singleShot(700, this, &StartupRun::complete);
 }
 
 void StartupRun::complete() {

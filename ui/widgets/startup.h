@@ -1,6 +1,6 @@
 // The command line of the paramscope GUI and the scripted runs it allows:
 //   paramscope [PATH...] [--compute CRITERION] [--tensor NAME] [--view TAB] [--screenshot FILE]
-//              [--quit-after-load] [--size WxH]
+//              [--quit-after-load] [--size WxH] [--merge [--merge-page PAGE]]
 #pragma once
 
 #include <QObject>
@@ -19,6 +19,8 @@ struct StartupOptions {
   QString compute;         ///< criterion to compute on the last checkpoint once loaded; "" for none
   QString tensor;          ///< tensor of the last checkpoint to select once loaded (and computed)
   int view = -1;           ///< FigureTabs::Tab to show; -1: leave as it is
+  bool merge = false;      ///< the Merge tab on the paths: the first the base, the others fine-tunes
+  int mergePage = -1;      ///< MergeDashboard::Page to show; -1: the one the run ends on
   QString error;           ///< what is wrong with the command line; "" if nothing
   bool helpShown = false;  ///< --help or --version printed its text: exit 0
 };
@@ -45,6 +47,8 @@ signals:
 
 private:
   void onDone();
+  void startMerge();
+  void finishMerge();
   void showRequested();
   void complete();
 

@@ -13,6 +13,7 @@
 #include "merge/merge_kernel.h"
 #include "paramscope/checkpoint.h"
 #include "paramscope/error.h"
+#include "paramscope/importance.h"
 #include "paramscope/merge.h"
 #include "paramscope/writers.h"
 #include "tensor/convert.h"
@@ -23,11 +24,14 @@ namespace {
 
 constexpr std::int64_t kBlock = 1 << 14;  // elements per worker task inside a writer chunk
 
-// One output tensor: its inputs, its selections (built when its first chunk is asked for) and
-// its statistics.
+// One output tensor: its inputs, its resolved parameters, its selections (built when its first
+// chunk is asked for), its importance scorers and its statistics.
 struct MergeItem {
   const Tensor* base = nullptr;
   std::vector<const Tensor*> x;
+  MergeParams params;
+  std::vector<MergeModelParams> mp;
+  std::vector<std::unique_ptr<TensorScorer>> scorers;  ///< importance_weighted; empty: weighted mean
   DType out = DType::F32;
   bool copy = false;
   std::uint64_t bytes = 0;
@@ -70,13 +74,26 @@ struct StagingGuard {
 
 class Merger {
  public:
-  Merger(const MergeParams& params, const std::vector<MergeInput>& models, ThreadPool& pool, ProgressTracker& tracker)
-      : params_(params), pool_(pool), tracker_(tracker) {
-    for (const auto& m : models) mp_.push_back(m.params);
-  }
+  Merger(ThreadPool& pool, ProgressTracker& tracker) : pool_(pool), tracker_(tracker) {}
 
   void prepare(MergeItem& item) {
     const auto numel = item.base->numel();
+    const MergeParams& params = item.params;
+    const std::vector<MergeModelParams>& mp = item.mp;
+    if (params.method == MergeMethod::Pcb) {
+      const auto tau = [&item](std::size_t i, std::int64_t first, std::span<float> out) {
+        std::vector<float> bb(out.size());
+        item.x[i]->read_f32(first, out);
+        item.base->read_f32(first, bb);
+        for (std::size_t j = 0; j < out.size(); ++j) out[j] -= bb[j];
+      };
+      const auto parallel = [this](std::size_t count, const std::function<void(std::size_t, std::size_t)>& f) {
+        pool_.parallel_for(count, 1, f);
+      };
+      item.sel = merge_detail::make_pcb_selections(params, item.x.size(), numel, tau, parallel);
+      item.prepared = true;
+      return;
+    }
     for (std::size_t i = 0; i < item.x.size(); ++i) {
       std::vector<float> mags;
       const Tensor& xi = *item.x[i];
@@ -87,7 +104,7 @@ class Merger {
         b.read_f32(first, bb);
         for (std::size_t j = 0; j < out.size(); ++j) out[j] = merge_detail::selection_magnitude(out[j] - bb[j]);
       };
-      if (magnitude_selected(params_, mp_[i])) {
+      if (magnitude_selected(params, mp[i])) {
         mags.resize(static_cast<std::size_t>(numel));
         const auto blocks = static_cast<std::size_t>((numel + kBlock * 4 - 1) / (kBlock * 4));
         pool_.parallel_for(blocks, 1, [&](std::size_t bb, std::size_t be) {
@@ -99,7 +116,7 @@ class Merger {
           }
         });
       }
-      item.sel.push_back(merge_detail::make_selection(params_, mp_[i], i, b.name(), numel, mags, read_mag));
+      item.sel.push_back(merge_detail::make_selection(params, mp[i], i, b.name(), numel, mags, read_mag));
     }
     item.prepared = true;
   }
@@ -109,12 +126,14 @@ class Merger {
     const auto first = static_cast<std::int64_t>(offset / elem);
     const auto n = static_cast<std::int64_t>(out.size() / elem);
     if (!item.prepared) prepare(item);
-    const bool linear = params_.method == MergeMethod::Linear;
+    const bool linear = item.params.method == MergeMethod::Linear;
+    const bool scored = !item.scorers.empty();
     const auto blocks = static_cast<std::size_t>((n + kBlock - 1) / kBlock);
     pool_.parallel_for(blocks, 1, [&](std::size_t bb, std::size_t be) {
       const std::size_t models = item.x.size();
       std::vector<float> buf(static_cast<std::size_t>(kBlock) * (models + 2));
-      std::vector<const float*> xp(models);
+      std::vector<float> scores(scored ? static_cast<std::size_t>(kBlock) * models : 0);
+      std::vector<const float*> xp(models), sp(models);
       merge_detail::ChunkCounts counts;
       for (std::size_t k = bb; k < be; ++k) {
         const std::int64_t s = first + static_cast<std::int64_t>(k) * kBlock;
@@ -127,11 +146,19 @@ class Merger {
           float* xi = buf.data() + static_cast<std::size_t>(kBlock) * (i + 2);
           item.x[i]->read_f32(s, std::span<float>(xi, len));
           xp[i] = xi;
+          if (scored) {
+            float* si = scores.data() + static_cast<std::size_t>(kBlock) * i;
+            item.scorers[i]->score(s, std::span<const float>(xi, len), std::span<float>(si, len));
+            sp[i] = si;
+          }
         }
-        merge_detail::merge_chunk(params_, mp_, item.sel, s, m, base, xp.data(), merged, counts);
+        merge_detail::merge_chunk(item.params, item.mp, item.sel, s, m, base, xp.data(), merged, counts, nullptr,
+                                  scored ? sp.data() : nullptr);
         convert_from_f32(item.out, merged, len, out.data() + static_cast<std::size_t>(s - first) * elem);
         if (!linear) item.base->release(s, m);
         for (std::size_t i = 0; i < models; ++i) item.x[i]->release(s, m);
+        if (scored)
+          for (const auto& sc : item.scorers) sc->release(s, m);
         tracker_.advance(static_cast<std::uint64_t>(m));
       }
       const std::lock_guard lock(item.mutex);
@@ -141,12 +168,13 @@ class Merger {
       }
       item.stats.sign_conflicts += counts.conflicts;
     });
-    if (first + n == item.base->numel()) item.sel.clear();  // done with this tensor
+    if (first + n == item.base->numel()) {  // done with this tensor
+      item.sel.clear();
+      item.scorers.clear();
+    }
   }
 
  private:
-  const MergeParams& params_;
-  std::vector<MergeModelParams> mp_;
   ThreadPool& pool_;
   ProgressTracker& tracker_;
 };
@@ -156,8 +184,17 @@ class Merger {
 MergeSummary merge_checkpoints(const fs::path& out_dir, const Checkpoint& base, const std::vector<MergeInput>& models,
                                const MergeParams& params, const MergeOutputOptions& output, ThreadPool& pool,
                                const JobControl& control) {
-  check_merge_params(params, models);
+  check_merge_params(params, models, &base);
   check_merge_alignment(base, models);
+  const Criterion* criterion = nullptr;
+  if (params.method == MergeMethod::ImportanceWeighted) {
+    criterion = &CriterionRegistry::builtin().get(params.criterion);
+    if (!criterion->info().elementwise)
+      throw usage_error("merge: criterion '" + params.criterion + "' gives one value per matrix, not per element");
+  }
+  const auto fractions = merge_layer_fractions(base);
+  std::string first_fallback;
+  bool any_scored = false;
   if (output.dtype && *output.dtype != DType::F32 && *output.dtype != DType::F16 && *output.dtype != DType::BF16)
     throw usage_error("merge: output dtype " + std::string(dtype_name(*output.dtype)) + ": expected F32, F16 or BF16");
   if (output.shard_bytes == 0) throw usage_error("merge: the shard size must be positive");
@@ -165,11 +202,18 @@ MergeSummary merge_checkpoints(const fs::path& out_dir, const Checkpoint& base, 
   // Plan: one item per base tensor, in the base's order, grouped into shards.
   std::vector<std::unique_ptr<MergeItem>> items;
   std::uint64_t total_units = 0;
-  for (const Tensor& t : base.tensors()) {
+  for (std::size_t ti = 0; ti < base.tensors().size(); ++ti) {
+    const Tensor& t = base.tensors()[ti];
     auto item = std::make_unique<MergeItem>();
     item->base = &t;
     const auto& info = dtype_info(t.dtype());
     item->copy = !(info.is_float && info.readable);
+    if (item->copy) {
+      item->params = params;
+      for (const auto& m : models) item->mp.push_back(m.params);
+    } else {
+      resolve_tensor_params(params, models, t.name(), fractions[ti], item->params, item->mp);
+    }
     item->out = item->copy ? t.dtype() : output_dtype(t, output.dtype);
     item->bytes = storage_bytes(item->out, static_cast<std::uint64_t>(t.numel())).value_or(0);
     for (const auto& m : models) item->x.push_back(&m.checkpoint->at(t.name()));
@@ -178,12 +222,35 @@ MergeSummary merge_checkpoints(const fs::path& out_dir, const Checkpoint& base, 
     item->stats.copied = item->copy;
     item->stats.kept.assign(models.size(), 0);
     item->stats.contributed.assign(models.size(), 0);
+    item->stats.params = item->mp;
+    item->stats.lambda = item->params.lambda;
+    item->stats.pcb_ratio = item->params.pcb_ratio;
+    if (criterion && !item->copy) {
+      // A tensor the criterion cannot score for every model (no statistics for it, a 1-D tensor
+      // for wanda) falls back to the weighted mean; the reason is reported with the tensor.
+      try {
+        for (std::size_t i = 0; i < models.size(); ++i) {
+          CriterionInputs in;
+          in.base = &base;
+          in.stats = models[i].stats;
+          item->scorers.push_back(criterion->scorer(*item->x[i], in));
+        }
+        any_scored = true;
+      } catch (const Error& e) {
+        if (e.kind() != Error::Kind::Usage) throw;
+        item->scorers.clear();
+        item->stats.note = std::string("weighted mean: ") + e.what();
+        if (first_fallback.empty()) first_fallback = e.what();
+      }
+    }
     auto passes = std::uint64_t{1};
     if (!item->copy)
-      for (const auto& m : models) passes += magnitude_selected(params, m.params) ? 1 : 0;
+      for (const auto& m : item->mp) passes += magnitude_selected(item->params, m) ? 1 : 0;
     total_units += passes * static_cast<std::uint64_t>(t.numel());
     items.push_back(std::move(item));
   }
+  if (criterion && !any_scored && !first_fallback.empty())
+    throw usage_error("merge: criterion '" + params.criterion + "' scored no tensor: " + first_fallback);
   std::vector<std::vector<MergeItem*>> shards(1);
   std::uint64_t shard_size = 0;
   for (auto& item : items) {
@@ -211,7 +278,7 @@ MergeSummary merge_checkpoints(const fs::path& out_dir, const Checkpoint& base, 
   const std::string recipe = output.recipe_json.empty() ? merge_recipe_json(base, models, params) : output.recipe_json;
   const std::vector<std::pair<std::string, std::string>> metadata = {{"format", "pt"}, {"merge_recipe", recipe}};
   ProgressTracker tracker(control, total_units);
-  Merger merger(params, models, pool, tracker);
+  Merger merger(pool, tracker);
   MergeSummary summary;
   std::vector<std::string> names;
   nlohmann::ordered_json weight_map = nlohmann::ordered_json::object();

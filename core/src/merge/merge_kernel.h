@@ -4,6 +4,7 @@
 
 #include <cstdint>
 #include <functional>
+#include <memory>
 #include <span>
 #include <string_view>
 #include <vector>
@@ -29,7 +30,15 @@ struct Selection {
   std::uint64_t dare_key = 0;
   float scale = 1;  ///< DARE's 1/density when rescaling
 
+  // PCB: |tau| is clipped to [clamp_lo, clamp_hi]; the balancing value b of each element (one
+  // float per element, shared by the selection's copies) is cut at `cut` and scaled by the
+  // row's maximum `top` into [0, 1].
+  float clamp_lo = 0, clamp_hi = 0, cut = 0, top = 0;
+  std::shared_ptr<const std::vector<float>> balance;
+
   bool keep(std::int64_t index, float magnitude) const noexcept;
+  /// PCB's scale of element index (0: dropped).
+  float pcb_scale(std::int64_t index) const noexcept;
 };
 
 /// |tau| as the selection sees it: NaN counts as 0 so that the order is total.
@@ -56,6 +65,20 @@ Selection make_selection(const MergeParams& params, const MergeModelParams& mp, 
                          std::string_view tensor, std::int64_t numel, std::vector<float>& magnitudes,
                          const MagnitudeReader& reread);
 
+/// Reads tau of model `model` for elements [first, first + out.size()).
+using TauReader = std::function<void(std::size_t model, std::int64_t first, std::span<float> out)>;
+
+/// PCB's selections of all models of one tensor (the authors' PCB_merge, per tensor): clip
+/// bounds of |tau_i|, the balancing matrix b_i = exp(N * minmax(clip|tau_i|)^2) * tanh(tau_i *
+/// sum_j tau_j) and each row's cut at the (1 - pcb_ratio) quantile. Holds N + 1 floats per
+/// element (the matrix and one scratch row). parallel runs a range of chunk indices.
+using ParallelFor = std::function<void(std::size_t count, const std::function<void(std::size_t, std::size_t)>&)>;
+std::vector<Selection> make_pcb_selections(const MergeParams& params, std::size_t models, std::int64_t numel,
+                                           const TauReader& tau, const ParallelFor& parallel);
+
+/// PCB's fixed clip ratio of |tau| at both ends (pcb-merging.py's clamp(min_ratio, max_ratio)).
+inline constexpr double kPcbClipRatio = 0.0001;
+
 /// Counts a chunk adds to a tensor's statistics.
 struct ChunkCounts {
   std::vector<std::int64_t> kept, contributed;
@@ -63,9 +86,11 @@ struct ChunkCounts {
 };
 
 /// Merges elements [first, first + n): base[j] and x[i][j] are the chunk's values (base unused by
-/// Linear), out[j] receives the merged value.
+/// Linear), out[j] receives the merged value. When contrib is given (at most 32 models), bit i of
+/// contrib[j] tells whether model i's entry contributed to out[j]. importance[i][j] is model i's
+/// score of the chunk's element j (ImportanceWeighted; nullptr: the weighted mean).
 void merge_chunk(const MergeParams& params, const std::vector<MergeModelParams>& mp, const std::vector<Selection>& sel,
                  std::int64_t first, std::int64_t n, const float* base, const float* const* x, float* out,
-                 ChunkCounts& counts);
+                 ChunkCounts& counts, std::uint32_t* contrib = nullptr, const float* const* importance = nullptr);
 
 }  // namespace paramscope::merge_detail
