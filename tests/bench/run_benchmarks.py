@@ -12,8 +12,13 @@
    global top-10% mask, as one `paramscope-cli jobs` run, vs numpy_importance.py doing the same
    (skipped when its all-scores array would not fit in half the RAM) vs the read floor.
 4. spectral: paramscope-bench-spectral svd (4096 x 4096) against numpy.linalg.svd.
+5. merge (issue 5; not run by default): `paramscope-cli interfere BASE FT1 FT2 FT3` and a TIES
+   merge (`paramscope-cli merge ties.yaml`, density 0.2, bf16) vs numpy_merge.py doing each, vs
+   reading the four checkpoints (and writing + fsyncing an output of the base's size). The
+   fine-tunes come from make_finetunes.py (default CHECKPOINT-ft1..3, or --finetunes A,B,C).
+   ParamScope's merged tensors (a handful) and interference sums are checked against numpy's.
 
-  --only open,stats,importance,spectral   run some sections
+  --only open,stats,importance,spectral,merge   run some sections
   --cold    importance with a cold page cache: caches are dropped (root: /proc/sys/vm/drop_caches)
             before every run, so the read floor is the disk's and each program reads from disk
 """
@@ -75,6 +80,7 @@ def main():
     ap.add_argument("--threads", type=int, default=0)
     ap.add_argument("--only", default="open,stats,importance,spectral")
     ap.add_argument("--cold", action="store_true")
+    ap.add_argument("--finetunes", help="merge: comma-separated fine-tune folders (default CHECKPOINT-ft1..3)")
     a = ap.parse_args()
     only = set(a.only.split(","))
     cli = os.path.join(a.build, "app", "paramscope-cli")
@@ -86,7 +92,8 @@ def main():
         env["PARAMSCOPE_THREADS"] = str(a.threads)
     print(f"checkpoint: {a.checkpoint} ({len(files)} shards, {size / 1e9:.2f} GB), cores: {os.cpu_count()}")
 
-    read_floor(files)  # warm the page cache
+    if only != {"merge"}:
+        read_floor(files)  # warm the page cache (the merge section warms its own four inputs)
     if "open" in only:
         bench_open(bench, a.checkpoint, env)
     if "stats" in only:
@@ -96,6 +103,9 @@ def main():
     if "spectral" in only:
         spectral = os.path.join(a.build, "tests", "bench", "paramscope-bench-spectral")
         print(run([spectral, "svd", "--rows", "4096", "--cols", "4096"], env))
+    if "merge" in only:
+        fts = a.finetunes.split(",") if a.finetunes else [f"{a.checkpoint.rstrip('/')}-ft{i}" for i in (1, 2, 3)]
+        bench_merge(cli, a.checkpoint, fts, env)
 
 
 def bench_open(bench, checkpoint, env):
@@ -212,6 +222,76 @@ def bench_importance(cli, checkpoint, files, size, env, cold=False):
     for fn in os.listdir(tmp):
         os.remove(os.path.join(tmp, fn))
     os.rmdir(tmp)
+
+
+def bench_merge(cli, checkpoint, fts, env):
+    for ft in fts:
+        if not os.path.isdir(ft):
+            sys.exit(f"{ft}: missing; make it with tests/bench/make_finetunes.py {checkpoint} {checkpoint.rstrip('/')}")
+    inputs = [shard_files(c) for c in [checkpoint] + fts]
+    all_files = [f for fs in inputs for f in fs]
+    size = sum(os.path.getsize(f) for f in inputs[0])
+    numel = size // 2  # bf16
+    # Outputs beside the inputs (the same disk); one multi-GB output exists at a time.
+    tmp = tempfile.mkdtemp(prefix="paramscope-bench-merge-", dir=os.path.dirname(os.path.abspath(checkpoint)))
+    recipe = os.path.join(tmp, "ties.yaml")
+    with open(recipe, "w") as f:
+        f.write(f"merge_method: ties\nbase_model: {os.path.abspath(checkpoint)}\nmodels:\n")
+        for ft in fts:
+            f.write(f"  - model: {os.path.abspath(ft)}\n    parameters: {{weight: 1, density: 0.2}}\n")
+        f.write("dtype: bfloat16\n")
+    report, merged, np_out = (os.path.join(tmp, n) for n in ("report", "merged", "numpy-merged.safetensors"))
+    numpy_merge = ["/usr/bin/python3", os.path.join(HERE, "numpy_merge.py")]
+    models = [checkpoint] + fts
+
+    def clear(path):
+        subprocess.run(["rm", "-rf", path], check=True)
+
+    read_floor(all_files)  # warm: 4 x the checkpoint may not all stay in the page cache
+    results, checks = {}, {}
+    for rep in range(2):
+        dt, n = read_floor(all_files)
+        results.setdefault("read", []).append((dt, 0.0))
+        results.setdefault("read + write output", []).append((dt + write_floor(os.path.join(tmp, "floor.bin"), size), 0.0))
+        clear(report)
+        dt, out, rss = run_rss([cli, "interfere"] + models + ["-o", report, "--json"], env)
+        results.setdefault("paramscope interfere", []).append((dt, rss))
+        dt, out, rss = run_rss(numpy_merge + ["interfere"] + models + ["--compare", os.path.join(report, "interference.json")], env)
+        results.setdefault("numpy interfere", []).append((dt, rss))
+        checks["interfere"] = json.loads(out)
+        clear(merged)
+        dt, out, rss = run_rss([cli, "merge", recipe, "-o", merged], env)
+        results.setdefault("paramscope merge ties", []).append((dt, rss))
+        if rep == 0:  # untimed: numpy's TIES of a handful of tensors against ParamScope's output
+            names = ["model.embed_tokens.weight", "model.layers.0.self_attn.q_proj.weight",
+                     "model.layers.0.self_attn.k_proj.weight", "model.layers.5.mlp.down_proj.weight",
+                     "model.layers.0.input_layernorm.weight", "model.norm.weight", "lm_head.weight"]
+            out = run(numpy_merge + ["ties"] + models + ["--compare", merged, "--tensors", ",".join(names)], env)
+            checks["ties"] = json.loads(out)["compared"]
+        clear(merged)
+        dt, out, rss = run_rss(numpy_merge + ["ties"] + models + ["-o", np_out], env)
+        results.setdefault("numpy merge ties", []).append((dt, rss))
+        clear(np_out)
+    best = {k: min(v) for k, v in results.items()}
+    print(f"interference + TIES over a base and {len(fts)} fine-tunes: {len(all_files)} files,"
+          f" {len(inputs) * size / 1e9:.2f} GB read, {numel / 1e9:.2f} B parameters per model")
+    print(f"{'':28s} {'seconds':>8s} {'GB/s in':>8s} {'peak RSS MiB':>13s}")
+    for k in ("read", "read + write output", "numpy interfere", "paramscope interfere",
+              "numpy merge ties", "paramscope merge ties"):
+        dt, rss = best[k]
+        print(f"{k:28s} {dt:8.2f} {len(inputs) * size / dt / 1e9:8.2f} {rss if rss else float('nan'):13.0f}")
+    for what in ("interfere", "merge ties"):
+        ps, npy = best[f"paramscope {what}"], best[f"numpy {what}"]
+        print(f"{what}: paramscope {npy[0] / ps[0]:.1f}x faster than numpy, {npy[1] / max(ps[1], 1):.1f}x less memory;"
+              f" {ps[0] / best['read'][0]:.1f}x the read floor, {ps[0] / best['read + write output'][0]:.1f}x the read + write floor")
+    for c in checks["interfere"]["compare"]:
+        print(f"pair {c['pair']}: cosine numpy {c['cosine'][0]:.9f} paramscope {c['cosine'][1]:.9f};"
+              f" sign conflicts {c['sign_conflicts'][0]} / {c['both_nonzero'][0]} vs {c['sign_conflicts'][1]} / {c['both_nonzero'][1]};"
+              f" top-20% Jaccard {c['jaccard'][0]:.4f} (argpartition ties) vs {c['jaccard'][1]:.4f}")
+    for name, c in checks["ties"].items():
+        print(f"TIES {name}: {c['differ']} of {c['numel']} differ ({c['differ_fraction'] * 100:.4f} %),"
+              f" max |diff| {c['max_abs_diff']:.3g} = {c['max_diff_in_bf16_steps']:.2f} bf16 steps")
+    clear(tmp)
 
 
 if __name__ == "__main__":

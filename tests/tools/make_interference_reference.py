@@ -94,11 +94,32 @@ def raw_bytes(values, dtype):
     return values.astype("<f4").tobytes()
 
 
-def top_mask(rank, valid, n):
-    """Exact top-k: k = int(TOP * n), descending, ties by lower index; invalid entries never."""
+M64 = (1 << 64) - 1
+
+
+def mix64(z):
+    """SplitMix64's finaliser on uint64 arrays (wrapping arithmetic)."""
+    z = np.asarray(z, dtype=np.uint64)
+    with np.errstate(over="ignore"):
+        z = z + np.uint64(0x9E3779B97F4A7C15)
+        z = (z ^ (z >> np.uint64(30))) * np.uint64(0xBF58476D1CE4E5B9)
+        z = (z ^ (z >> np.uint64(27))) * np.uint64(0x94D049BB133111EB)
+    return z ^ (z >> np.uint64(31))
+
+
+def tie_hash(model, n):
+    """The order in which model `model`'s top-k takes entries tied at the cut (ParamScope's
+    merge_detail::tie_hash with tie_key(model)): mix64(key ^ mix64(index))."""
+    key = mix64(np.uint64((0x71E5000000000000 + model) & M64))
+    return mix64(key ^ mix64(np.arange(n, dtype=np.uint64)))
+
+
+def top_mask(rank, valid, n, model):
+    """Exact top-k: k = int(TOP * n), descending, ties by a per-model hash of the index; invalid
+    entries never."""
     k = int(TOP * n)
     key = np.where(valid, rank, -np.inf)
-    order = np.argsort(-key, kind="stable")[:k]
+    order = np.lexsort((tie_hash(model, n), -key))[:k]
     m = np.zeros(n, dtype=bool)
     m[order] = True
     return m & valid
@@ -112,7 +133,7 @@ def tensor_sums(taus, ranks):
     """taus: [N, n] float32 deltas (NaN kept); ranks: [N, n] what the top-k ranks by (NaN: never)."""
     N, n = taus.shape
     t = np.where(np.isnan(taus), np.float32(0), taus).astype(np.float64)
-    top = np.stack([top_mask(ranks[i], ~np.isnan(ranks[i]), n) for i in range(N)])
+    top = np.stack([top_mask(ranks[i], ~np.isnan(ranks[i]), n, i) for i in range(N)])
     sg = np.sign(t)
     pos, neg = (sg > 0).any(0), (sg < 0).any(0)
     models = []

@@ -171,7 +171,10 @@ class TensorAnalysis {
     in_.base->release(first, n);
   }
 
-  // Model i's exact top-k (k = int(top_fraction * numel), ties by lower index) as a Selection.
+  // Model i's exact top-k (k = int(top_fraction * numel)) as a Selection. Ties at the cut go by a
+  // per-model hash of the index: with the merge's lowest-index rule, bf16 task vectors (few
+  // distinct magnitudes, millions tied at the cut) would all keep the same tied entries and
+  // overstate the overlap.
   merge_detail::Selection select(std::size_t i) {
     const std::int64_t numel = in_.base->numel();
     MergeModelParams mp;
@@ -193,7 +196,8 @@ class TensorAnalysis {
     }
     std::vector<float> tmp;
     const auto reread = [&](std::int64_t first, std::span<float> out) { read_rank(i, first, out, tmp); };
-    return merge_detail::make_selection(params, mp, i, in_.base->name(), numel, values, reread);
+    return merge_detail::make_selection(params, mp, i, in_.base->name(), numel, values, reread,
+                                        merge_detail::TieBreak::Hashed);
   }
 
   InterferenceStats run(std::vector<MagnitudeHistogram>& hist) {
