@@ -7,7 +7,6 @@
 #include <map>
 #include <regex>
 
-#include "paramscope/figures/histogram_chart.h"
 
 namespace paramscope::figures {
 namespace {
