@@ -1,7 +1,6 @@
 #include "merge_dashboard.h"
 
 #include <algorithm>
-#include <bit>
 #include <cmath>
 
 #include <QComboBox>
@@ -218,7 +217,6 @@ void MergeDashboard::showReport(std::shared_ptr<const InterferenceReport> report
     reportText_ += tr(" Most conflicted block: %1 (%2).")
                        .arg(QString::fromStdString(worst->name.empty() ? "(other)" : worst->name),
                             percent(worst->group.sign_conflict()));
-  previewText_.clear();
   summary_->setText(reportText_);
   for (int page : {SimilarityPage, BlocksPage, MagnitudesPage}) emit updated(page);
 }
@@ -276,13 +274,13 @@ void MergeDashboard::showElements(std::shared_ptr<const ElementInterference> map
   for (std::size_t i = 0; i < m.model_count; ++i)
     parts << tr("%1 %2").arg(QString::fromStdString(i < labels.size() ? labels[i] : std::to_string(i)),
                              percent(static_cast<double>(share[i]) / total));
-  previewText_ = tr("%1 at density %2 on %3 keeps: %4; %5 of the entries keep the base value. %6 of the entries "
+  const QString previewText = tr("%1 at density %2 on %3 keeps: %4; %5 of the entries keep the base value. %6 of the entries "
                     "have a model whose kept delta opposes the elected sign.")
                      .arg(qstr(merge_method_name(p.method)))
                      .arg(previewBar_->density(), 0, 'f', 2)
                      .arg(QString::fromStdString(m.tensor), parts.join(QStringLiteral(", ")),
                           percent(static_cast<double>(none) / total), percent(static_cast<double>(disagree) / total));
-  summary_->setText(reportText_ + QStringLiteral("\n") + previewText_);
+  summary_->setText(reportText_ + QStringLiteral("\n") + previewText);
   updateElementMap();
 }
 

@@ -87,7 +87,7 @@ private:
   VtkViewWidget* views_[4] = {};
   std::shared_ptr<const paramscope::InterferenceReport> report_;
   std::shared_ptr<const paramscope::ElementInterference> elements_;
-  QString reportText_, previewText_;
+  QString reportText_;  // the analysis' summary, shown above a preview's
   QPointer<Job> analysis_, previewJob_;
 };
 
