@@ -16,6 +16,8 @@
 
 #include "json_file.h"
 #include "merge/interference_detail.h"
+#include "merge/interference_topk.h"
+#include "merge/merge_kernel.h"
 #include "paramscope/checkpoint.h"
 #include "paramscope/error.h"
 #include "paramscope/importance.h"
@@ -619,6 +621,85 @@ class TestInterference : public QObject {
       // Within a few ulps of an edge, log10's rounding may differ: allow a neighbour there.
       const double frac = (l + 8) / 0.1 - std::floor((l + 8) / 0.1);
       if (frac > 1e-9 && frac < 1 - 1e-9) QCOMPARE(got, expect);
+    }
+  }
+
+  // The array form agrees with add() one value at a time on every special value: zeros of both
+  // signs, subnormals, inf and NaNs that share inf's top 16 bits or not.
+  void magnitude_bins_array() {
+    const std::uint32_t bits[] = {0x00000000u, 0x80000000u, 0x00000001u, 0x0000FFFFu, 0x00010000u, 0x7F800000u,
+                                  0xFF800000u, 0x7F800001u, 0x7FC00000u, 0xFFC00000u, 0x7F80FFFFu, 0x3F800000u,
+                                  0x3B449BA6u, 0xBB449BA6u, 0x4E6E6B28u};
+    std::vector<float> v;
+    for (int rep = 0; rep < 3; ++rep)  // odd and even positions
+      for (const auto b : bits) v.push_back(std::bit_cast<float>(b));
+    MagnitudeHistogram one, all;
+    const interference_detail::MagnitudeBinner binner(one);
+    for (const float x : v) binner.add(one, x);
+    binner.add(all, v.data(), v.size());
+    QCOMPARE(all.counts, one.counts);
+    QCOMPARE(all.zeros, std::int64_t{6});
+    QCOMPARE(all.nans, std::int64_t{12});
+    QCOMPARE(all.nans, one.nans);
+    QCOMPARE(all.zeros, one.zeros);
+  }
+
+  // select_top_cuts against a full sort by (value desc, tie hash asc), on values with large tie
+  // classes and NaN, for several k: the window over the tie hashes and the exact fallback passes
+  // (forced with an empty window) give the same cuts, and each keeps exactly min(k, non-NaN).
+  void top_cuts_data() {
+    QTest::addColumn<double>("fraction");
+    QTest::newRow("1%") << 0.01;
+    QTest::newRow("20%") << 0.2;
+    QTest::newRow("73%") << 0.73;
+    QTest::newRow("99%, beyond the non-NaN") << 0.99;
+  }
+  void top_cuts() {
+    QFETCH(double, fraction);
+    constexpr std::size_t kModels = 3;
+    constexpr std::int64_t kNumel = 150001, kChunk = 4096;
+    std::vector<std::vector<float>> value(kModels, std::vector<float>(kNumel));
+    for (std::size_t i = 0; i < kModels; ++i)
+      for (std::int64_t j = 0; j < kNumel; ++j) {
+        const std::uint64_t h = merge_detail::tie_hash(99 + i, j);
+        value[i][static_cast<std::size_t>(j)] =
+            h % 97 == 0 ? std::nanf("") : static_cast<float>(h % (7 + 5 * i)) * (i == 1 ? -0.25f : 0.5f);
+      }
+    const interference_detail::ChunkRanks ranks = [&](std::int64_t first, std::int64_t n, const std::vector<char>& want,
+                                                      float* const* out, std::vector<float>&) {
+      for (std::size_t i = 0; i < kModels; ++i)
+        if (want[i]) std::copy_n(value[i].begin() + first, n, out[i]);
+    };
+    const auto k = static_cast<std::int64_t>(fraction * kNumel);
+    const JobControl control;
+    ProgressTracker tracker(control, 0);
+    const auto fast = interference_detail::select_top_cuts(kModels, kNumel, k, kChunk, ranks, pool2_, tracker);
+    const auto exact =
+        interference_detail::select_top_cuts(kModels, kNumel, k, kChunk, ranks, pool2_, tracker, {0, 0});
+    for (std::size_t i = 0; i < kModels; ++i) {
+      QCOMPARE(fast[i].key, exact[i].key);
+      QCOMPARE(fast[i].ties, exact[i].ties);
+      QCOMPARE(fast[i].hash_last, exact[i].hash_last);
+      // The reference: non-NaN entries sorted by value descending, then tie hash ascending.
+      std::vector<std::int64_t> order;
+      for (std::int64_t j = 0; j < kNumel; ++j)
+        if (!std::isnan(value[i][static_cast<std::size_t>(j)])) order.push_back(j);
+      const std::uint64_t key = merge_detail::tie_key(i);
+      std::sort(order.begin(), order.end(), [&](std::int64_t a, std::int64_t b) {
+        const float va = value[i][static_cast<std::size_t>(a)], vb = value[i][static_cast<std::size_t>(b)];
+        if (va != vb) return va > vb;
+        return merge_detail::tie_hash(key, a) < merge_detail::tie_hash(key, b);
+      });
+      const auto kept = std::min<std::size_t>(static_cast<std::size_t>(k), order.size());
+      std::vector<std::uint8_t> expect(kNumel, 0), got(kNumel, 0);
+      for (std::size_t r = 0; r < kept; ++r) expect[static_cast<std::size_t>(order[r])] = 1;
+      std::size_t marked = 0;
+      for (std::int64_t first = 0; first < kNumel; first += kChunk) {
+        const auto n = static_cast<std::size_t>(std::min(kChunk, kNumel - first));
+        marked += fast[i].mark(value[i].data() + first, n, first, got.data() + first);
+      }
+      QCOMPARE(marked, kept);
+      QVERIFY(got == expect);
     }
   }
 

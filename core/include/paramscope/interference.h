@@ -113,8 +113,9 @@ struct InterferenceReport {
 };
 
 /// Checks alignment (as check_merge_alignment) and streams every selected tensor's task vectors
-/// in chunks on the pool. Memory: one float per element of the tensor being analysed (the exact
-/// top-k of one model at a time) plus a few chunk buffers per worker, whatever the model size.
+/// in chunks on the pool. Memory: chunk buffers and a 65536-bin histogram per model and worker
+/// (the exact top-k is found by histogram refinement over a few streamed passes), whatever the
+/// tensor and model sizes.
 /// The result does not depend on the number of threads.
 /// throws Error(Usage) for fewer than two models, top_fraction outside (0, 1] or a selection that
 /// matches nothing; Error(BadInput) for misaligned models (file and tensor named); Error(Io);

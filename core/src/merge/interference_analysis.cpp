@@ -1,6 +1,6 @@
-// analyze_interference: per tensor, an exact top-k selection pass per model (one float per element
-// of the tensor, reused model after model), then one streamed pass that forms every sum. Partial
-// sums are kept per chunk and added in chunk order, so the result does not depend on threads.
+// analyze_interference: per tensor, every model's exact top-k by streamed histogram refinement
+// (interference_topk.h), then one streamed pass that forms every sum. Partial sums are kept per
+// chunk and added in chunk order, so the result does not depend on threads.
 #include <algorithm>
 #include <bit>
 #include <cmath>
@@ -10,6 +10,8 @@
 #include <unordered_map>
 
 #include "merge/interference_detail.h"
+#include "merge/interference_kernels.h"
+#include "merge/interference_topk.h"
 #include "merge/merge_kernel.h"
 #include "paramscope/checkpoint.h"
 #include "paramscope/error.h"
@@ -24,37 +26,70 @@ MagnitudeBinner::MagnitudeBinner(const MagnitudeHistogram& layout) {
   if (bins == 0 || bins > 65535 || !(layout.log10_lo < layout.log10_hi))
     throw usage_error("interference: a magnitude histogram needs 1 to 65535 bins and log10_lo < log10_hi");
   const double lo = layout.log10_lo, span = layout.log10_hi - layout.log10_lo;
-  edges_.assign(bins, 0.0);
-  for (std::size_t k = 1; k < bins; ++k)
-    edges_[k] = std::pow(10.0, lo + span * static_cast<double>(k) / static_cast<double>(bins));
+  std::vector<double> edges(bins, 0.0);
+  edges_.assign(bins, 0.0f);
+  for (std::size_t k = 1; k < bins; ++k) {
+    edges[k] = std::pow(10.0, lo + span * static_cast<double>(k) / static_cast<double>(bins));
+    // The smallest float >= the edge: for a float v, v >= it exactly when double(v) >= the edge.
+    float f = static_cast<float>(edges[k]);
+    if (static_cast<double>(f) < edges[k]) f = std::nextafter(f, std::numeric_limits<float>::infinity());
+    edges_[k] = f;
+  }
+  // Keys of 0 (zeros and subnormals) and of inf (shared with some NaN) are checked; the other
+  // NaN keys go straight to the NaN slot bins + 1 (zeros: slot bins).
   table_.resize(std::size_t{1} << 15);
   std::size_t b = 0;
   for (std::uint32_t key = 0; key < table_.size(); ++key) {
+    if (key > 0x7F80u) {
+      table_[key] = static_cast<std::uint32_t>(bins + 1);
+      continue;
+    }
     const auto smallest = static_cast<double>(std::bit_cast<float>(key << 16));
-    while (b + 1 < bins && smallest >= edges_[b + 1]) ++b;  // keys ascend with the value
-    table_[key] = static_cast<std::uint16_t>(b);
+    while (b + 1 < bins && smallest >= edges[b + 1]) ++b;  // keys ascend with the value
+    const auto largest = static_cast<double>(std::bit_cast<float>((key << 16) | 0xFFFFu));
+    const bool check = key == 0 || key == 0x7F80u || (b + 1 < bins && largest >= edges[b + 1]);
+    table_[key] = static_cast<std::uint32_t>(b) | (check ? kCheck : 0u);
   }
 }
 
-std::size_t MagnitudeBinner::bin(float magnitude) const noexcept {
-  std::size_t b = table_[(std::bit_cast<std::uint32_t>(magnitude) >> 16) & 0x7fffu];
-  const auto v = static_cast<double>(magnitude);
-  while (b + 1 < edges_.size() && v >= edges_[b + 1]) ++b;
+std::size_t MagnitudeBinner::checked_slot(std::uint32_t a, std::size_t b) const noexcept {
+  if (a == 0) return edges_.size();
+  if (a > 0x7F800000u) return edges_.size() + 1;
+  const float m = std::bit_cast<float>(a);
+  while (b + 1 < edges_.size() && m >= edges_[b + 1]) ++b;
   return b;
 }
 
+std::size_t MagnitudeBinner::bin(float magnitude) const noexcept {
+  return slot(std::bit_cast<std::uint32_t>(magnitude) & 0x7FFFFFFFu);
+}
+
 void MagnitudeBinner::add(MagnitudeHistogram& h, float v) const noexcept {
-  if (v != v)
-    ++h.nans;
-  else if (v == 0)
+  const std::size_t s = slot(std::bit_cast<std::uint32_t>(v) & 0x7FFFFFFFu);
+  if (s == edges_.size())
     ++h.zeros;
+  else if (s > edges_.size())
+    ++h.nans;
   else
-    ++h.counts[bin(std::fabs(v))];
+    ++h.counts[s];
+}
+
+void MagnitudeBinner::add(MagnitudeHistogram& h, const float* v, std::size_t n) const noexcept {
+  // Two interleaved count arrays, so that runs of one bin do not wait on their own increments.
+  const std::size_t slots = edges_.size() + 2;
+  std::vector<std::int64_t> c(2 * slots, 0);
+  const std::size_t even = n - n % 2;
+  for (std::size_t j = 0; j < even; j += 2) {
+    ++c[slot(std::bit_cast<std::uint32_t>(v[j]) & 0x7FFFFFFFu)];
+    ++c[slots + slot(std::bit_cast<std::uint32_t>(v[j + 1]) & 0x7FFFFFFFu)];
+  }
+  if (even < n) ++c[slot(std::bit_cast<std::uint32_t>(v[even]) & 0x7FFFFFFFu)];
+  for (std::size_t k = 0; k < edges_.size(); ++k) h.counts[k] += c[k] + c[slots + k];
+  h.zeros += c[slots - 2] + c[2 * slots - 2];
+  h.nans += c[slots - 1] + c[2 * slots - 1];
 }
 
 namespace {
-
-constexpr float kNoScore = -std::numeric_limits<float>::infinity();
 
 // Sums over one chunk of one tensor.
 struct Partial {
@@ -71,79 +106,35 @@ struct TensorInputs {
   std::vector<std::size_t> field_index;
 };
 
-// What the top-k ranks by for model i: its score (NaN last, never selected) or |tau|.
-inline float rank_value(const float* score, float tau, std::size_t j) noexcept {
-  if (!score) return merge_detail::selection_magnitude(tau);
-  const float s = score[j];
-  return s == s ? s : kNoScore;
-}
+// A task's buffers for one chunk of every model.
+struct ChunkBuffers {
+  ChunkBuffers(std::size_t models, std::size_t len)
+      : base(len),
+        tau(models, std::vector<float>(len)),
+        rank(len),
+        top(models, std::vector<std::uint8_t>(len)),
+        counts(4, std::vector<std::uint16_t>(len)) {}
+  std::vector<float> base;
+  std::vector<std::vector<float>> tau;
+  std::vector<float> rank;
+  std::vector<std::vector<std::uint8_t>> top;
+  std::vector<std::vector<std::uint16_t>> counts;  // pos, neg, top pos, top neg
+};
 
-void accumulate(std::size_t models, std::int64_t first, std::int64_t n, float* const* tau, const float* const* score,
-                const std::vector<merge_detail::Selection>& sel, Partial& out, std::vector<MagnitudeHistogram>& hist,
-                const MagnitudeBinner& binner) {
-  std::vector<float> v(models);
-  std::vector<int> sg(models);
-  std::vector<char> top(models);
-  for (std::int64_t j = 0; j < n; ++j) {
-    const auto u = static_cast<std::size_t>(j);
-    const std::int64_t idx = first + j;
-    bool pos = false, neg = false, kpos = false, kneg = false;
-    int nz = 0, knz = 0;
-    for (std::size_t i = 0; i < models; ++i) {
-      const float raw = tau[i][u];
-      binner.add(hist[i], raw);
-      const float t = raw == raw ? raw : 0.0f;  // NaN deltas count as zero
-      const float r = rank_value(score[i], raw, u);
-      const bool ranked = !score[i] || score[i][u] == score[i][u];  // a NaN score is never selected
-      const bool in_top = ranked && sel[i].keep(idx, r);
-      v[i] = t;
-      sg[i] = t > 0 ? 1 : (t < 0 ? -1 : 0);
-      top[i] = in_top;
-      pos = pos || t > 0;
-      neg = neg || t < 0;
-      nz += t != 0;
-      if (in_top) {
-        kpos = kpos || t > 0;
-        kneg = kneg || t < 0;
-        knz += t != 0;
-      }
-      ModelSums& m = out.models[i];
-      const auto d = static_cast<double>(t);
-      m.sq += d * d;
-      m.abs += std::fabs(d);
-      m.nonzero += t != 0;
-      m.top += in_top;
-    }
-    for (std::size_t i = 0; i < models; ++i)
-      if (top[i] && ((sg[i] > 0 && neg) || (sg[i] < 0 && pos))) ++out.models[i].top_conflicts;
-    std::size_t p = 0;
-    for (std::size_t a = 0; a < models; ++a)
-      for (std::size_t b = a + 1; b < models; ++b, ++p) {
-        PairSums& s = out.pairs[p];
-        const auto da = static_cast<double>(v[a]), db = static_cast<double>(v[b]);
-        s.dot += da * db;
-        s.sq_a += da * da;
-        s.sq_b += db * db;
-        s.sq_diff += (da - db) * (da - db);
-        const bool both = sg[a] != 0 && sg[b] != 0;
-        const bool opposite = sg[a] * sg[b] < 0;
-        s.both_nonzero += both;
-        s.sign_conflicts += opposite;
-        s.top_both += top[a] && top[b];
-        s.top_either += top[a] || top[b];
-        s.top_both_conflicts += top[a] && top[b] && opposite;
-      }
-    GroupSums& g = out.group;
-    ++g.entries;
-    if (nz >= 2) {
-      ++g.multi_nonzero;
-      g.sign_conflicts += pos && neg;
-    }
-    if (knz >= 2) {
-      ++g.top_multi;
-      g.top_conflicts += kpos && kneg;
-    }
-  }
+// Every sum of one chunk whose task vectors (NaN as 0) and top marks are in b.
+void accumulate(std::size_t models, std::size_t n, ChunkBuffers& b, Partial& out) {
+  namespace k = kernels;
+  for (std::size_t i = 0; i < models; ++i) k::add_model_sums(b.tau[i].data(), b.top[i].data(), n, out.models[i]);
+  std::size_t p = 0;
+  for (std::size_t i = 0; i < models; ++i)
+    for (std::size_t j = i + 1; j < models; ++j, ++p)
+      k::add_pair_sums(b.tau[i].data(), b.tau[j].data(), b.top[i].data(), b.top[j].data(), n, out.pairs[p]);
+  for (auto& c : b.counts) std::fill_n(c.begin(), n, std::uint16_t{0});
+  const k::SignCounts c{b.counts[0].data(), b.counts[1].data(), b.counts[2].data(), b.counts[3].data()};
+  for (std::size_t i = 0; i < models; ++i) k::count_signs(b.tau[i].data(), b.top[i].data(), n, c);
+  for (std::size_t i = 0; i < models; ++i)
+    out.models[i].top_conflicts += k::top_conflicts(b.tau[i].data(), b.top[i].data(), n, c);
+  k::add_group_sums(c, n, out.group);
 }
 
 class TensorAnalysis {
@@ -152,91 +143,86 @@ class TensorAnalysis {
                  ProgressTracker& tracker, const MagnitudeBinner& binner)
       : in_(in), top_fraction_(top_fraction), chunk_(chunk), pool_(pool), tracker_(tracker), binner_(binner) {}
 
-  // Reads rank values of model i for elements [first, first + out.size()).
-  void read_rank(std::size_t i, std::int64_t first, std::span<float> out, std::vector<float>& tmp) const {
-    if (in_.field[i]) {
-      in_.field[i]->scores(in_.field_index[i], first, out);
-      for (float& s : out) s = s == s ? s : kNoScore;
-      return;
+  // Model i's rank values: its overlap scores (NaN: never kept) or |tau| with NaN as 0.
+  void ranks(std::int64_t first, std::int64_t n, const std::vector<char>& want, float* const* out,
+             std::vector<float>& base) const {
+    const auto m = static_cast<std::size_t>(n);
+    bool base_read = false;
+    for (std::size_t i = 0; i < want.size(); ++i) {
+      if (!want[i]) continue;
+      const std::span<float> r(out[i], m);
+      if (in_.field[i]) {
+        in_.field[i]->scores(in_.field_index[i], first, r);
+        in_.field[i]->release(in_.field_index[i], first, n);
+        continue;
+      }
+      if (!base_read) {
+        base.resize(m);
+        in_.base->read_f32(first, base);
+        base_read = true;
+      }
+      in_.x[i]->read_f32(first, r);
+      in_.x[i]->release(first, n);
+      kernels::subtract(r.data(), base.data(), m);
+      kernels::zero_nans(r.data(), m);
+      kernels::magnitudes(r.data(), m, r.data());
     }
-    tmp.resize(out.size());
-    in_.x[i]->read_f32(first, out);
-    in_.base->read_f32(first, tmp);
-    for (std::size_t j = 0; j < out.size(); ++j) out[j] = merge_detail::selection_magnitude(out[j] - tmp[j]);
+    if (base_read) in_.base->release(first, n);
   }
 
-  void release(std::size_t i, std::int64_t first, std::int64_t n) const {
-    if (in_.field[i]) in_.field[i]->release(in_.field_index[i], first, n);
-    in_.x[i]->release(first, n);
-    in_.base->release(first, n);
-  }
-
-  // Model i's exact top-k (k = int(top_fraction * numel)) as a Selection. Ties at the cut go by a
-  // per-model hash of the index: with the merge's lowest-index rule, bf16 task vectors (few
-  // distinct magnitudes, millions tied at the cut) would all keep the same tied entries and
+  // Every model's exact top-k (k = int(top_fraction * numel), as mergekit counts). Ties at the cut
+  // go by a per-model hash of the index: with the merge's lowest-index rule, bf16 task vectors
+  // (few distinct magnitudes, millions tied at the cut) would all keep the same tied entries and
   // overstate the overlap.
-  merge_detail::Selection select(std::size_t i) {
+  std::vector<TopCut> select() {
+    const std::size_t models = in_.x.size();
     const std::int64_t numel = in_.base->numel();
+    if (top_fraction_ >= 1) return std::vector<TopCut>(models, TopCut{0, TopCut::Ties::None, 0, 0});
     MergeModelParams mp;
     mp.density = top_fraction_;
-    const MergeParams params = default_merge_params(MergeMethod::Ties);
-    std::vector<float> values;
-    if (top_fraction_ < 1) {
-      values.resize(static_cast<std::size_t>(numel));
-      pool_.parallel_for(chunks(), 1, [&](std::size_t cb, std::size_t ce) {
-        std::vector<float> tmp;
-        for (std::size_t c = cb; c < ce; ++c) {
-          const std::int64_t first = static_cast<std::int64_t>(c) * chunk_;
-          const std::int64_t n = std::min(chunk_, numel - first);
-          read_rank(i, first, std::span<float>(values.data() + first, static_cast<std::size_t>(n)), tmp);
-          release(i, first, n);
-          tracker_.advance(static_cast<std::uint64_t>(n));
-        }
-      });
-    }
-    std::vector<float> tmp;
-    const auto reread = [&](std::int64_t first, std::span<float> out) { read_rank(i, first, out, tmp); };
-    return merge_detail::make_selection(params, mp, i, in_.base->name(), numel, values, reread,
-                                        merge_detail::TieBreak::Hashed);
+    std::int64_t lo = 0, k = 0;
+    merge_detail::magnitude_window(Sparsification::Magnitude, mp, numel, lo, k);
+    const ChunkRanks read = [this](std::int64_t first, std::int64_t n, const std::vector<char>& want, float* const* out,
+                                   std::vector<float>& base) { ranks(first, n, want, out, base); };
+    return select_top_cuts(models, numel, k, chunk_, read, pool_, tracker_);
   }
 
   InterferenceStats run(std::vector<MagnitudeHistogram>& hist) {
     const std::size_t models = in_.x.size();
     const std::int64_t numel = in_.base->numel();
-    std::vector<merge_detail::Selection> sel;
-    for (std::size_t i = 0; i < models; ++i) sel.push_back(select(i));
+    const std::vector<TopCut> cut = select();
 
     std::vector<Partial> partial(chunks());
     std::mutex hist_mutex;
     pool_.parallel_for(partial.size(), 1, [&](std::size_t cb, std::size_t ce) {
-      const auto len = static_cast<std::size_t>(chunk_);
-      std::vector<float> buf(len * (1 + 2 * models));
-      std::vector<float*> tau(models);
-      std::vector<const float*> score(models, nullptr);
+      ChunkBuffers buf(models, static_cast<std::size_t>(chunk_));
       std::vector<MagnitudeHistogram> local(hist.size());
-      for (std::size_t i = 0; i < models; ++i) {
-        local[i].counts.assign(hist[i].counts.size(), 0);
-        tau[i] = buf.data() + len * (1 + i);
-      }
+      for (std::size_t i = 0; i < models; ++i) local[i].counts.assign(hist[i].counts.size(), 0);
       for (std::size_t c = cb; c < ce; ++c) {
         const std::int64_t first = static_cast<std::int64_t>(c) * chunk_;
         const std::int64_t n = std::min(chunk_, numel - first);
         const auto m = static_cast<std::size_t>(n);
-        float* b = buf.data();
-        in_.base->read_f32(first, std::span<float>(b, m));
+        in_.base->read_f32(first, std::span<float>(buf.base.data(), m));
         for (std::size_t i = 0; i < models; ++i) {
-          in_.x[i]->read_f32(first, std::span<float>(tau[i], m));
-          for (std::size_t j = 0; j < m; ++j) tau[i][j] -= b[j];
+          float* t = buf.tau[i].data();
+          in_.x[i]->read_f32(first, std::span<float>(t, m));
+          kernels::subtract(t, buf.base.data(), m);
+          binner_.add(local[i], t, m);
+          kernels::zero_nans(t, m);
+          const float* r = t;
           if (in_.field[i]) {
-            float* s = buf.data() + len * (1 + models + i);
-            in_.field[i]->scores(in_.field_index[i], first, std::span<float>(s, m));
-            score[i] = s;
+            in_.field[i]->scores(in_.field_index[i], first, std::span<float>(buf.rank.data(), m));
+            r = buf.rank.data();
+          } else {
+            kernels::magnitudes(t, m, buf.rank.data());
+            r = buf.rank.data();
           }
+          cut[i].mark(r, m, first, buf.top[i].data());
         }
         Partial& p = partial[c];
         p.models.resize(models);
         p.pairs.resize(models * (models - 1) / 2);
-        accumulate(models, first, n, tau.data(), score.data(), sel, p, local, binner_);
+        accumulate(models, m, buf, p);
         for (std::size_t i = 0; i < models; ++i) release(i, first, n);
         tracker_.advance(static_cast<std::uint64_t>(n));
       }
@@ -263,9 +249,13 @@ class TensorAnalysis {
   }
 
  private:
-  std::size_t chunks() const {
-    return static_cast<std::size_t>((in_.base->numel() + chunk_ - 1) / chunk_);
+  void release(std::size_t i, std::int64_t first, std::int64_t n) const {
+    if (in_.field[i]) in_.field[i]->release(in_.field_index[i], first, n);
+    in_.x[i]->release(first, n);
+    in_.base->release(first, n);
   }
+
+  std::size_t chunks() const { return static_cast<std::size_t>((in_.base->numel() + chunk_ - 1) / chunk_); }
 
   const TensorInputs& in_;
   double top_fraction_;
@@ -284,9 +274,9 @@ std::vector<std::size_t> selected_tensors(const Checkpoint& base, const Interfer
     return select_tensors(base, sel);
   } catch (const Error& e) {
     if (e.kind() != Error::Kind::Usage) throw;
-    throw usage_error(base.path().string() + ": no floating-point tensor to analyse" +
-                      (o.include.empty() && o.exclude.empty() ? std::string()
-                                                              : " matches the include/exclude patterns"));
+    throw usage_error(
+        base.path().string() + ": no floating-point tensor to analyse" +
+        (o.include.empty() && o.exclude.empty() ? std::string() : " matches the include/exclude patterns"));
   }
 }
 
@@ -298,12 +288,13 @@ InterferenceReport analyze(const Checkpoint& base, const std::vector<const Check
   if (models.size() < 2)
     throw usage_error("interference: needs at least two fine-tuned models, got " + std::to_string(models.size()));
   if (!(options.top_fraction > 0 && options.top_fraction <= 1))
-    throw usage_error("interference: top fraction " + std::to_string(options.top_fraction) +
-                      " is outside (0, 1]");
+    throw usage_error("interference: top fraction " + std::to_string(options.top_fraction) + " is outside (0, 1]");
   if (!options.overlap_scores.empty() && options.overlap_scores.size() != models.size())
     throw usage_error("interference: " + std::to_string(options.overlap_scores.size()) + " overlap score maps for " +
                       std::to_string(models.size()) + " models (give one per fine-tuned model, or none)");
-  if (chunk <= 0) throw usage_error("interference: the chunk size must be positive");
+  if (models.size() > 65535) throw usage_error("interference: more than 65535 fine-tuned models");
+  if (chunk <= 0 || chunk > (std::int64_t{1} << 30))
+    throw usage_error("interference: the chunk size must be in [1, 2^30]");
   std::vector<MergeInput> wrapped;
   for (const Checkpoint* m : models) {
     if (!m) throw usage_error("interference: a model is missing");
@@ -330,7 +321,7 @@ InterferenceReport analyze(const Checkpoint& base, const std::vector<const Check
 
   std::vector<TensorInputs> inputs(selected.size());
   std::uint64_t units = 0;
-  const std::uint64_t passes = 1 + (options.top_fraction < 1 ? models.size() : 0);
+  const std::uint64_t passes = 1 + (options.top_fraction < 1 ? kSelectionPasses : 0);
   for (std::size_t s = 0; s < selected.size(); ++s) {
     TensorInputs& in = inputs[s];
     in.base = &base.tensors()[selected[s]];

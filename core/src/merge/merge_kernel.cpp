@@ -29,52 +29,7 @@ bool in_top(const RankCut& c, std::int64_t numel, std::int64_t index, float magn
   if (c.rank <= 0) return false;
   if (c.rank >= numel) return true;
   if (magnitude != c.threshold) return magnitude > c.threshold;
-  return c.hashed ? tie_hash(c.tie_key, index) <= c.tie_hash_last : index <= c.tie_last;
-}
-
-// Which `need` of the elements equal to cut.threshold are in: those with the smallest hashes.
-// One pass collects the tied elements' hashes while there are few (at most numel / 8 + 2^20, so
-// this costs at most 2 bytes per element), and a histogram of their top 16 bits; when more tie
-// (a frozen tensor: every delta 0), a second pass collects only the bucket holding the need-th
-// smallest (about ties / 65536 hashes). Either way the need-th smallest hash is exact.
-void place_hashed_ties(RankCut& cut, std::uint64_t key, std::int64_t need, std::int64_t numel,
-                       const MagnitudeReader& reread) {
-  cut.hashed = true;
-  cut.tie_key = key;
-  std::vector<float> buf(static_cast<std::size_t>(std::min<std::int64_t>(numel, 1 << 16)));
-  const auto each_tie = [&](const auto& visit) {
-    for (std::int64_t first = 0; first < numel; first += static_cast<std::int64_t>(buf.size())) {
-      const auto n =
-          static_cast<std::size_t>(std::min<std::int64_t>(numel - first, static_cast<std::int64_t>(buf.size())));
-      reread(first, std::span<float>(buf.data(), n));
-      for (std::size_t j = 0; j < n; ++j)
-        if (buf[j] == cut.threshold) visit(tie_hash(key, first + static_cast<std::int64_t>(j)));
-    }
-  };
-  const auto cap = static_cast<std::size_t>(numel / 8 + (1 << 20));
-  std::vector<std::uint64_t> hashes;
-  std::vector<std::int64_t> counts(1 << 16, 0);
-  each_tie([&](std::uint64_t h) {
-    ++counts[h >> 48];
-    if (hashes.size() < cap) hashes.push_back(h);
-  });
-  std::int64_t ties = 0;
-  for (auto c : counts) ties += c;
-  auto r = static_cast<std::size_t>(need - 1);
-  if (ties > static_cast<std::int64_t>(hashes.size())) {
-    std::size_t bucket = 0;
-    std::int64_t before = 0;
-    while (bucket + 1 < counts.size() && before + counts[bucket] < need) before += counts[bucket++];
-    hashes.clear();
-    hashes.shrink_to_fit();
-    hashes.reserve(static_cast<std::size_t>(counts[bucket]));
-    each_tie([&](std::uint64_t h) {
-      if ((h >> 48) == bucket) hashes.push_back(h);
-    });
-    r = static_cast<std::size_t>(need - before - 1);
-  }
-  std::nth_element(hashes.begin(), hashes.begin() + static_cast<std::ptrdiff_t>(r), hashes.end());
-  cut.tie_hash_last = hashes[r];
+  return index <= c.tie_last;
 }
 
 // The rank-th largest (1-based) of m[0, end), moving it to m[rank - 1] with the larger ones
@@ -282,7 +237,7 @@ bool dare_keep_keyed(std::uint64_t key, std::int64_t element, double density) no
 
 Selection make_selection(const MergeParams& params, const MergeModelParams& mp, std::size_t model,
                          std::string_view tensor, std::int64_t numel, std::vector<float>& magnitudes,
-                         const MagnitudeReader& reread, TieBreak ties) {
+                         const MagnitudeReader& reread) {
   Selection s;
   s.numel = numel;
   s.density = mp.density;
@@ -313,11 +268,6 @@ Selection make_selection(const MergeParams& params, const MergeModelParams& mp, 
     need_lo = lo - greater;
   }
   if (need_hi == 0 && need_lo == 0) return s;
-  if (ties == TieBreak::Hashed && need_hi > 0) {
-    place_hashed_ties(s.hi, tie_key(model), need_hi, numel, reread);
-    need_hi = 0;
-    if (need_lo == 0) return s;
-  }
   // Place the boundary ties: the first `need` elements equal to a threshold, in element order.
   std::vector<float> buf(static_cast<std::size_t>(std::min<std::int64_t>(numel, 1 << 16)));
   std::int64_t seen_hi = 0, seen_lo = 0;

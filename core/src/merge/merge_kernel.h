@@ -19,13 +19,10 @@ struct RankCut {
   std::int64_t rank = 0;
   float threshold = 0;
   std::int64_t tie_last = -1;
-  /// Hashed ties instead: an element equal to the threshold is in iff tie_hash(tie_key, index) <=
-  /// tie_hash_last (hashes of distinct indices never collide).
-  bool hashed = false;
-  std::uint64_t tie_key = 0, tie_hash_last = 0;
 };
 
-/// The order in which a hashed cut takes tied elements: a bijective mix of the element index.
+/// The order in which the interference analysis takes tied elements: a bijective mix of the
+/// element index (interference_topk.h).
 std::uint64_t tie_hash(std::uint64_t key, std::int64_t index) noexcept;
 /// The key of model `model`'s hashed ties (the same for every tensor).
 std::uint64_t tie_key(std::size_t model) noexcept;
@@ -68,16 +65,11 @@ bool dare_keep_keyed(std::uint64_t key, std::int64_t element, double density) no
 /// Reads |tau| of elements [first, first + out.size()) (already passed through selection_magnitude).
 using MagnitudeReader = std::function<void(std::int64_t first, std::span<float> out)>;
 
-/// How the elements tied at the top cut are chosen: the lowest indices (the merge's rule), or by
-/// a per-model hash of the index, so that tensors with many equal magnitudes (bf16 deltas) do not
-/// give every model the same tied elements (the interference analysis' rule).
-enum class TieBreak : std::uint8_t { Index, Hashed };
-
 /// Builds a model's selection. For magnitude methods `magnitudes` holds |tau| of the whole tensor
 /// (it is reordered); `reread` streams it again in element order to place the boundary ties.
 Selection make_selection(const MergeParams& params, const MergeModelParams& mp, std::size_t model,
                          std::string_view tensor, std::int64_t numel, std::vector<float>& magnitudes,
-                         const MagnitudeReader& reread, TieBreak ties = TieBreak::Index);
+                         const MagnitudeReader& reread);
 
 /// Reads tau of model `model` for elements [first, first + out.size()).
 using TauReader = std::function<void(std::size_t model, std::int64_t first, std::span<float> out)>;
