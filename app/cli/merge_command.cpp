@@ -1,5 +1,5 @@
 // paramscope-cli merge RECIPE.yaml -o merged/ [--dtype bf16] [--shard-size 5GB] [--seed N] [--json]
-//                      [--criterion NAME] [--stats FILE ...]
+//                      [--criterion NAME] [--param KEY=VALUE ...] [--stats FILE ...]
 #include <cctype>
 #include <cstdio>
 #include <memory>
@@ -17,7 +17,7 @@ namespace {
 
 struct MergeOptions {
   std::string recipe, output, dtype, shard_size = "5GB", criterion;
-  std::vector<std::string> stats;
+  std::vector<std::string> stats, params;
   std::uint64_t seed = 0;
   bool json = false;
 };
@@ -97,6 +97,13 @@ void run_merge(const MergeOptions& o, Context& ctx) {
     if (recipe.params.method != MergeMethod::ImportanceWeighted)
       throw usage_error("--criterion: only for merge_method importance_weighted (or fisher)");
     recipe.params.criterion = o.criterion;
+  }
+  for (const auto& kv : o.params) {
+    if (recipe.params.method != MergeMethod::ImportanceWeighted)
+      throw usage_error("--param: only for merge_method importance_weighted (or fisher)");
+    const auto eq = kv.find('=');
+    if (eq == std::string::npos || eq == 0) throw usage_error("--param " + kv + ": expected KEY=VALUE");
+    recipe.params.criterion_params[kv.substr(0, eq)] = kv.substr(eq + 1);
   }
   if (!o.stats.empty() && o.stats.size() != recipe.models.size())
     throw usage_error("--stats: " + std::to_string(o.stats.size()) + " files for " +
@@ -218,6 +225,9 @@ void add_merge_command(CLI::App& app, Context& ctx) {
   cmd->add_option("--criterion", o->criterion,
                   "importance_weighted: the importance criterion (fisher, magnitude, delta, wanda, ...); "
                   "overrides the recipe's");
+  cmd->add_option(
+      "--param,-p", o->params,
+      "importance_weighted: criterion parameter KEY=VALUE (repeatable; overrides the recipe's criterion_params)");
   cmd->add_option("--stats", o->stats,
                   "importance_weighted: one statistics file per model, in the recipe's order; overrides the recipe's");
   cmd->add_flag("--json", o->json, "Print the summary as JSON");

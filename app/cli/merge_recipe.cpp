@@ -43,12 +43,18 @@ class RecipeParser {
     bool have_weight = !weight_required;
     if (const YAML::Node p = root["parameters"]) {
       if (!p.IsMap()) fail("parameters", "expected a mapping of parameter names to values");
-      static const std::set<std::string> pkeys = {"normalize", "lambda", "int8_mask", "rescale",  "weight",
-                                                  "density",   "gamma",  "pcb_ratio", "criterion"};
+      static const std::set<std::string> pkeys = {"normalize", "lambda", "int8_mask", "rescale",   "weight",
+                                                  "density",   "gamma",  "pcb_ratio", "criterion", "criterion_params"};
       check_keys(p, pkeys, "parameters");
-      if (p["normalize"]) r.params.normalize = flag(p["normalize"], "parameters.normalize");
-      if (p["rescale"]) r.params.rescale = flag(p["rescale"], "parameters.rescale");
-      if (p["int8_mask"]) flag(p["int8_mask"], "parameters.int8_mask");  // a mask dtype: no effect in float32
+      if (p["normalize"])
+        flag_setting(p["normalize"], "parameters.normalize", r.params.normalize, r.params.settings, "normalize");
+      if (p["rescale"])
+        flag_setting(p["rescale"], "parameters.rescale", r.params.rescale, r.params.settings, "rescale");
+      if (p["int8_mask"]) {  // a mask dtype: no effect in float32, checked only
+        bool ignored = false;
+        MergeSettings unused;
+        flag_setting(p["int8_mask"], "parameters.int8_mask", ignored, unused, "int8_mask");
+      }
       if (p["lambda"]) setting(p["lambda"], "parameters.lambda", false, r.params.lambda, r.params.settings["lambda"]);
       if (p["pcb_ratio"]) {
         if (*m != MergeMethod::Pcb) fail("parameters.pcb_ratio", "only merge_method pcb has it");
@@ -58,6 +64,15 @@ class RecipeParser {
         if (*m != MergeMethod::ImportanceWeighted)
           fail("parameters.criterion", "only merge_method importance_weighted (or fisher) has it");
         r.params.criterion = text(p["criterion"], "parameters.criterion");
+      }
+      if (const YAML::Node cp = p["criterion_params"]) {
+        if (*m != MergeMethod::ImportanceWeighted)
+          fail("parameters.criterion_params", "only merge_method importance_weighted (or fisher) has it");
+        if (!cp.IsMap()) fail("parameters.criterion_params", "expected a mapping such as {eps: 1e-8}");
+        for (const auto& kv : cp) {
+          const std::string key = kv.first.as<std::string>();
+          r.params.criterion_params[key] = text(kv.second, "parameters.criterion_params." + key);
+        }
       }
       if (p["weight"]) {
         setting(p["weight"], "parameters.weight", false, defaults.weight, r.params.settings["weight"]);
@@ -166,7 +181,8 @@ class RecipeParser {
     if (n.IsScalar()) return {number(n, where, in_unit)};
     if (!n.IsSequence() || n.size() == 0) fail(where, "expected a number or a non-empty list of numbers");
     std::vector<double> v;
-    for (std::size_t i = 0; i < n.size(); ++i) v.push_back(number(n[i], where + "[" + std::to_string(i) + "]", in_unit));
+    for (std::size_t i = 0; i < n.size(); ++i)
+      v.push_back(number(n[i], where + "[" + std::to_string(i) + "]", in_unit));
     return v;
   }
 
@@ -178,7 +194,8 @@ class RecipeParser {
       return;
     }
     if (n.IsMap()) fail(where, "a {filter, value} entry must be inside a list");
-    if (!n.IsSequence() || n.size() == 0) fail(where, "expected a number, a list of numbers or a list of {filter, value}");
+    if (!n.IsSequence() || n.size() == 0)
+      fail(where, "expected a number, a list of numbers or a list of {filter, value}");
     if (n[0].IsScalar()) {
       out = MergeSetting::gradient(numbers(n, where, in_unit));
       return;
@@ -205,6 +222,33 @@ class RecipeParser {
     } catch (const YAML::Exception&) {
       fail(where, "'" + n.Scalar() + "' is not true or false");
     }
+  }
+
+  // A boolean as mergekit evaluates it per tensor: true/false, or a list of {filter, value}
+  // entries (stored as a 0/1 setting under `key`).
+  void flag_setting(const YAML::Node& n, const std::string& where, bool& scalar, MergeSettings& settings,
+                    const char* key) const {
+    if (n.IsScalar()) {
+      scalar = flag(n, where);
+      return;
+    }
+    if (!n.IsSequence() || n.size() == 0 || !n[0].IsMap())
+      fail(where, "expected true, false or a list of {filter, value}");
+    MergeSetting out;
+    out.filtered = true;
+    for (std::size_t i = 0; i < n.size(); ++i) {
+      const std::string at = where + "[" + std::to_string(i) + "]";
+      const YAML::Node e = n[i];
+      if (!e.IsMap()) fail(at, "expected {filter, value} like the other entries");
+      static const std::set<std::string> ekeys = {"filter", "value"};
+      check_keys(e, ekeys, at);
+      if (!e["value"]) fail(at, "missing 'value'");
+      MergeSetting::Entry entry;
+      if (e["filter"]) entry.filter = text(e["filter"], at + ".filter");
+      entry.values = {flag(e["value"], at + ".value") ? 1.0 : 0.0};
+      out.entries.push_back(std::move(entry));
+    }
+    settings[key] = std::move(out);
   }
 
   fs::path path(const YAML::Node& n, const std::string& where) const {

@@ -125,6 +125,29 @@ class TestCliMerge : public QObject {
     QCOMPARE(QString::fromStdString(line), QString("{\"model_type\": \"tiny\"}"));
   }
 
+  // mergekit evaluates booleans per tensor too: normalize off for the bias only.
+  void filtered_boolean_parameter() {
+    write_text(dir_ / "recipes/ties_bias_unnormalized.yaml",
+               "merge_method: ties\nbase_model: ../models/base\nmodels:\n"
+               "  - model: ../models/ft0.safetensors\n    parameters: {weight: 1.0, density: 0.5}\n"
+               "  - model: ../models/ft1.safetensors\n    parameters: {weight: 0.6, density: 0.3}\n"
+               "  - model: ../models/ft2.safetensors\n    parameters: {weight: 0.4, density: 0.7}\n"
+               "parameters:\n  normalize:\n    - {filter: bias, value: false}\n    - {value: true}\n"
+               "  rescale: [{value: true}]\ndtype: float32\n");
+    const auto r = test::run_cli({"merge", path("recipes/ties_bias_unnormalized.yaml"), "-o", path("out/ties_fb")});
+    QVERIFY2(r.code == 0, r.err.constData());
+    const Checkpoint m = open_checkpoint(dir_ / "out/ties_fb/model.safetensors");
+    // Bias entry 0, kept by all three with positive deltas, not divided by the weights' sum 2.
+    QCOMPARE(m.at("layer.bias").to_f32()[0], 3.4f);
+    const Floats got = m.at("layer.weight").to_f32(), want = floats(ties_["expected"].toArray());
+    for (std::size_t i = 0; i < got.size(); ++i)
+      QVERIFY(std::fabs(got[i] - want[i]) <= 2e-6f * std::max(1.0f, std::fabs(want[i])));
+    bool recorded = false;
+    for (const auto& [k, v] : m.metadata())
+      recorded = recorded || (k == "merge_recipe" && v.find("\"filter\":\"bias\"") != std::string::npos);
+    QVERIFY(recorded);
+  }
+
   void dtype_and_shards_data() {
     QTest::addColumn<QStringList>("extra");
     QTest::addColumn<QString>("dtype");
@@ -186,6 +209,13 @@ class TestCliMerge : public QObject {
         << "merge_method: ties\nbase_model: ../models/base\nmodels:\n  - model: ../models/ft0.safetensors\n"
            "    parameters: {weight: 1, epsilon: 0.1}\n"
         << "models[0].parameters: unknown key 'epsilon'";
+    QTest::newRow("boolean entry not a boolean")
+        << "merge_method: ties\nbase_model: ../models/base\nparameters:\n  normalize: [{filter: bias, value: maybe}]\n" +
+               models
+        << "parameters.normalize[0].value: 'maybe' is not true or false";
+    QTest::newRow("boolean gradient")
+        << "merge_method: ties\nbase_model: ../models/base\nparameters: {rescale: [true, false]}\n" + models
+        << "parameters.rescale: expected true, false or a list of {filter, value}";
     QTest::newRow("filter entry outside a list")
         << "merge_method: ties\nbase_model: ../models/base\nmodels:\n"
            "  - model: ../models/ft0.safetensors\n    parameters:\n      weight: {filter: mlp, value: 0.5}\n"
@@ -206,6 +236,13 @@ class TestCliMerge : public QObject {
     QTest::newRow("importance without criterion")
         << "merge_method: importance_weighted\nbase_model: ../models/base\n" + models
         << "importance_weighted needs 'criterion'";
+    QTest::newRow("criterion parameter it lacks")
+        << "merge_method: importance_weighted\nbase_model: ../models/base\n"
+           "parameters: {criterion: magnitude, criterion_params: {eps: 1e-6}}\n" + models
+        << "criterion magnitude has no parameter 'eps' (it takes none)";
+    QTest::newRow("criterion parameters need importance_weighted")
+        << "merge_method: ties\nbase_model: ../models/base\nparameters: {criterion_params: {eps: 1}}\n" + models
+        << "parameters.criterion_params: only merge_method importance_weighted";
     QTest::newRow("fisher without stats") << "merge_method: fisher\nbase_model: ../models/base\n" + models
                                           << "scored no tensor";
     QTest::newRow("missing weight") << "merge_method: ties\nbase_model: ../models/base\nmodels:\n"
@@ -232,7 +269,7 @@ class TestCliMerge : public QObject {
     const auto r = test::run_cli({"merge", path(name), "-o", path("out/refused")});
     QVERIFY2(r.code == 1 || r.code == 2, r.err.constData());
     QVERIFY2(r.err.contains(message.toUtf8()), r.err.constData());
-    if (!message.contains("nowhere") && !message.contains("scored no tensor"))
+    if (!message.contains("nowhere") && !message.contains("scored no tensor") && !message.contains("no parameter"))
       QVERIFY2(r.err.contains(path(name).toUtf8()), r.err.constData());
     QVERIFY(!fs::exists(dir_ / "out/refused"));
   }

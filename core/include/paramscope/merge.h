@@ -98,8 +98,10 @@ struct MergeParams {
   std::uint64_t seed = 0;   ///< DARE's random drop
   double pcb_ratio = 0.1;   ///< PCB: fraction of each model's balancing values kept (authors' default)
   std::string criterion;    ///< importance_weighted: a CriterionRegistry name ("fisher", "magnitude", ...)
-  /// Per-tensor settings of the global parameters ("lambda", "pcb_ratio") and defaults of the
-  /// per-model ones ("weight", "density", "gamma"); they override the plain fields above.
+  std::map<std::string, std::string> criterion_params;  ///< importance_weighted: the criterion's parameters
+  /// Per-tensor settings of the global parameters ("lambda", "pcb_ratio", and "normalize" and
+  /// "rescale" as 0 or 1) and defaults of the per-model ones ("weight", "density", "gamma"); they
+  /// override the plain fields above.
   MergeSettings settings;
 };
 MergeParams default_merge_params(MergeMethod m) noexcept;

@@ -191,6 +191,15 @@ MergeSummary merge_checkpoints(const fs::path& out_dir, const Checkpoint& base, 
     criterion = &CriterionRegistry::builtin().get(params.criterion);
     if (!criterion->info().elementwise)
       throw usage_error("merge: criterion '" + params.criterion + "' gives one value per matrix, not per element");
+    const auto& accepted = criterion->info().params;
+    for (const auto& [key, value] : params.criterion_params)
+      if (!accepted.count(key)) {
+        std::string known;
+        for (const auto& [k, v] : accepted) known += (known.empty() ? "" : ", ") + k + "=" + v;
+        throw usage_error(
+            "merge: criterion " + params.criterion + " has no parameter '" + key + "'" +
+            (known.empty() ? std::string(" (it takes none)") : " (parameters and defaults: " + known + ")"));
+      }
   }
   const auto fractions = merge_layer_fractions(base);
   std::string first_fallback;
@@ -233,6 +242,7 @@ MergeSummary merge_checkpoints(const fs::path& out_dir, const Checkpoint& base, 
           CriterionInputs in;
           in.base = &base;
           in.stats = models[i].stats;
+          in.params = params.criterion_params;
           item->scorers.push_back(criterion->scorer(*item->x[i], in));
         }
         any_scored = true;

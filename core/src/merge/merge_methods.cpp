@@ -180,6 +180,8 @@ void resolve_tensor_params(const MergeParams& params, const std::vector<MergeInp
   out = params;
   out.lambda = lookup(params.settings, "lambda", tensor, t).value_or(params.lambda);
   out.pcb_ratio = lookup(params.settings, "pcb_ratio", tensor, t).value_or(params.pcb_ratio);
+  if (const auto v = lookup(params.settings, "normalize", tensor, t)) out.normalize = *v != 0;
+  if (const auto v = lookup(params.settings, "rescale", tensor, t)) out.rescale = *v != 0;
   out_models.clear();
   for (std::size_t i = 0; i < models.size(); ++i) {
     MergeModelParams p = models[i].params;
@@ -337,7 +339,10 @@ std::string merge_recipe_json(const Checkpoint& base, const std::vector<MergeInp
   if (params.consensus != SignConsensus::None)
     p["consensus"] = params.consensus == SignConsensus::Sum ? "sum" : "count";
   if (params.method == MergeMethod::Pcb) p["pcb_ratio"] = params.pcb_ratio;
-  if (params.method == MergeMethod::ImportanceWeighted) p["criterion"] = params.criterion;
+  if (params.method == MergeMethod::ImportanceWeighted) {
+    p["criterion"] = params.criterion;
+    if (!params.criterion_params.empty()) p["criterion_params"] = params.criterion_params;
+  }
   for (const auto& [k, v] : params.settings) p[k] = setting_json(v);
   return j.dump();
 }
