@@ -1,7 +1,8 @@
 #!/bin/sh
 # Installs, with apt-get, what ParamScope needs on Debian 12 and is not there yet.
 #   install-deps.sh           build + run dependencies
-#   install-deps.sh --test    also what the test suite needs (Xvfb, Python/numpy for cross-checks)
+#   install-deps.sh --test    also what the test suite needs (Xvfb, Python/numpy for cross-checks,
+#                             ONNX's backend conformance data)
 #   install-deps.sh --dev     also what regenerates fixtures and runs benchmarks (torch, h5py, onnx)
 set -eu
 
@@ -14,7 +15,7 @@ build="cmake ninja-build g++ pkg-config file dpkg-dev
 # Figures render headless through Mesa's EGL surfaceless platform (no X server needed):
 # libegl1 (the GLVND loader), libegl-mesa0 (Mesa's EGL), libgl1-mesa-dri (llvmpipe).
 run="xvfb xauth libgl1-mesa-dri libegl1 libegl-mesa0"
-test="python3 python3-numpy"
+test="python3 python3-numpy libonnx-testdata"
 dev="python3-torch python3-sklearn python3-h5py python3-onnx clang libclang-rt-14-dev"
 
 want="$build $run"

@@ -45,6 +45,7 @@ void add_compare_command(CLI::App& app, Context& ctx);
 void add_jobs_command(CLI::App& app, Context& ctx);
 void add_merge_command(CLI::App& app, Context& ctx);
 void add_interfere_command(CLI::App& app, Context& ctx);
+void add_run_command(CLI::App& app, Context& ctx);
 /// Only in builds with the figures library (the GUI's); elsewhere `render` says so.
 void add_render_command(CLI::App& app, Context& ctx);
 

@@ -23,6 +23,7 @@ void add_all_commands(CLI::App& app, Context& ctx) {
   add_jobs_command(app, ctx);
   add_merge_command(app, ctx);
   add_interfere_command(app, ctx);
+  add_run_command(app, ctx);
   add_render_command(app, ctx);
 }
 

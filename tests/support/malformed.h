@@ -14,6 +14,7 @@
 #include <string>
 #include <vector>
 
+#include "error_kind.h"
 #include "paramscope/checkpoint.h"
 #include "paramscope/error.h"
 
@@ -24,22 +25,33 @@ inline std::vector<char> file_contents(const std::filesystem::path& p) {
   return {std::istreambuf_iterator<char>(in), {}};
 }
 
-/// Call as `expect_clear_error(p, msg); if (QTest::currentTestFailed()) return;` (QVERIFY returns).
-inline void expect_clear_error(const std::filesystem::path& p, const QString& message) {
+/// The same contract for any reader: open(p) must throw. kind: the expected kind's name
+/// (kind_name), or empty for any of bad input, unsupported and I/O.
+template <class Open>
+void expect_clear_error_from(Open&& open, const std::filesystem::path& p, const QString& message,
+                             const QString& kind = {}) {
   const bool file = std::filesystem::is_regular_file(p);
   const auto before = file ? file_contents(p) : std::vector<char>{};
   try {
-    open_checkpoint(p);
+    open(p);
     QFAIL("no error");
   } catch (const Error& e) {
     const QString what = QString::fromUtf8(e.what());
-    QVERIFY2(e.kind() == Error::Kind::BadInput || e.kind() == Error::Kind::Unsupported || e.kind() == Error::Kind::Io,
-             e.what());
+    if (!kind.isEmpty())
+      QCOMPARE(QString(kind_name(e.kind())), kind);
+    else
+      QVERIFY2(e.kind() == Error::Kind::BadInput || e.kind() == Error::Kind::Unsupported || e.kind() == Error::Kind::Io,
+               e.what());
     QVERIFY2(what.startsWith(QString::fromStdString(p.string())), e.what());  // names the file
     QVERIFY2(what.contains(message), e.what());
     QVERIFY2(!what.contains('\n'), e.what());  // one line
   }
   if (file) QVERIFY2(file_contents(p) == before, "the input file was changed");
+}
+
+/// Call as `expect_clear_error(p, msg); if (QTest::currentTestFailed()) return;` (QVERIFY returns).
+inline void expect_clear_error(const std::filesystem::path& p, const QString& message) {
+  expect_clear_error_from([](const std::filesystem::path& f) { open_checkpoint(f); }, p, message);
 }
 
 /// Every `*.<ext>` file of a corpus folder has an expectation (by base name), and the other way
@@ -50,7 +62,7 @@ inline void expect_corpus_complete(const std::filesystem::path& folder, const QS
   const auto files = dir.entryList({"*." + ext}, QDir::Files);
   for (const auto& f : files)
     QVERIFY2(known.count(f.chopped(static_cast<int>(ext.size()) + 1).toStdString()),
-             qPrintable(f + " has no expectation in kMalformed"));
+             qPrintable(f + " has no expectation"));
   QCOMPARE(static_cast<std::size_t>(files.size()), known.size());
 }
 

@@ -1,0 +1,30 @@
+// Runs a loaded Graph: feeds checked against the declared inputs, nodes executed in order, each
+// value freed after its last use unless the caller asks to keep them all (for gradients).
+#pragma once
+
+#include <map>
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+#include "engine/graph.h"
+#include "paramscope/array.h"
+#include "paramscope/jobs.h"
+
+namespace paramscope::engine {
+
+/// throws Error(Usage) naming the input for a missing or unknown feed, a type other than the
+/// declared one, or a size that differs on a fixed dimension (or a rank that differs).
+void check_feeds(const Graph& g, const std::map<std::string, Array>& feeds);
+
+/// Every value a run computed, by name (inputs, weights and intermediate values included).
+using ValueMap = std::unordered_map<std::string, Array>;
+
+/// Executes the graph on checked feeds and returns the graph outputs in order. keep: when not
+/// null, receives every value instead of freeing them after their last use.
+/// throws Error(BadInput) or Error(Unsupported) "path: node 'n' (Op): what" when a node fails,
+/// Error(Cancelled) when control's token is cancelled (checked between nodes).
+std::vector<Array> execute(const Graph& g, const std::map<std::string, Array>& feeds, const JobControl& control,
+                           ValueMap* keep = nullptr);
+
+}  // namespace paramscope::engine

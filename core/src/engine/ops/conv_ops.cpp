@@ -1,0 +1,252 @@
+// Conv and ConvTranspose (float32, 1 to 3 or more spatial axes): im2col / col2im and one matrix
+// product per image and group.
+#include <algorithm>
+#include <string>
+
+#include "engine/kernels/buffer.h"
+#include "engine/kernels/gemm.h"
+#include "engine/kernels/im2col.h"
+#include "engine/kernels/window.h"
+#include "engine/op_registry.h"
+#include "paramscope/jobs.h"
+
+namespace paramscope::engine {
+namespace {
+
+using kernels::ConvGeometry;
+using kernels::MatRef;
+
+void require_f32(const NodeContext& ctx, const Array& a, const char* what) {
+  if (a.type() != DType::F32)
+    ctx.unsupported(ctx.node().op_type + " with " + std::string(dtype_name(a.type())) + " " + what +
+                    " (only F32 is implemented)");
+}
+
+std::int64_t read_group(const NodeContext& ctx) {
+  const std::int64_t group = ctx.attr_int("group", 1);
+  if (group < 1 || group > (std::int64_t{1} << 30)) ctx.fail("group " + std::to_string(group) + " is not positive");
+  return group;
+}
+
+void check_conv(const NodeContext& ctx) {
+  (void)kernels::read_window(ctx);
+  (void)read_group(ctx);
+}
+
+void check_conv_transpose(const NodeContext& ctx) {
+  (void)kernels::read_window(ctx);
+  (void)read_group(ctx);
+  for (const char* name : {"output_padding", "output_shape"}) {
+    const auto v = ctx.attr_ints(name);
+    for (const std::int64_t x : v)
+      if (x < 0 || x > (std::int64_t{1} << 30))
+        ctx.fail(std::string(name) + " " + shape_string(v) + " has a value out of [0, 2^30]");
+  }
+}
+
+// The input checks both operators share: X [N, C, spatial...], W of the same rank, B [M].
+struct ConvInputs {
+  const Array& x;
+  const Array& w;
+  const Array* b;
+  std::int64_t n, c, group;
+  std::vector<std::int64_t> in, kernel;
+};
+
+ConvInputs conv_inputs(const NodeContext& ctx, Inputs in) {
+  const Array& x = *in[0];
+  const Array& w = *in[1];
+  const Array* b = in.size() > 2 ? in[2] : nullptr;
+  require_f32(ctx, x, "input");
+  require_f32(ctx, w, "weights");
+  if (b) require_f32(ctx, *b, "bias");
+  if (x.rank() < 3) ctx.fail("input of shape " + shape_string(x.shape()) + " has no spatial axis");
+  if (w.rank() != x.rank())
+    ctx.fail("weights of shape " + shape_string(w.shape()) + " do not match the input's rank (" +
+             shape_string(x.shape()) + ")");
+  ConvInputs r{x, w, b, x.dim(0), x.dim(1), read_group(ctx), {}, {}};
+  r.in.assign(x.shape().begin() + 2, x.shape().end());
+  r.kernel.assign(w.shape().begin() + 2, w.shape().end());
+  for (const std::int64_t kd : r.kernel)
+    if (kd < 1) ctx.fail("weights of shape " + shape_string(w.shape()) + " have an empty kernel");
+  const auto attr_kernel = ctx.attr_ints("kernel_shape");
+  if (!attr_kernel.empty() && attr_kernel != r.kernel)
+    ctx.fail("kernel_shape " + shape_string(attr_kernel) + " does not match the weights' " + shape_string(w.shape()));
+  if (r.c % r.group != 0)
+    ctx.fail("input channels " + std::to_string(r.c) + " are not a multiple of group " + std::to_string(r.group));
+  return r;
+}
+
+void add_bias(float* y, const float* bias, std::int64_t channels, std::int64_t plane) {
+  for (std::int64_t m = 0; m < channels; ++m) {
+    const float v = bias[m];
+    float* row = y + m * plane;
+    for (std::int64_t p = 0; p < plane; ++p) row[p] += v;
+  }
+}
+
+// Splits work over images x groups when there are enough of them for the pool; otherwise runs
+// them in turn and lets each split its own column matrix and product.
+template <class Task>
+void for_each_image_group(ThreadPool& pool, std::int64_t tasks, std::int64_t per_task_cost, Task&& task) {
+  const bool outer = tasks >= pool.threads() && tasks * per_task_cost >= (std::int64_t{1} << 16);
+  if (outer) {
+    pool.parallel_for(static_cast<std::size_t>(tasks), 1, [&](std::size_t begin, std::size_t end) {
+      for (std::size_t t = begin; t < end; ++t) task(static_cast<std::int64_t>(t), false);
+    });
+  } else {
+    for (std::int64_t t = 0; t < tasks; ++t) task(t, true);
+  }
+}
+
+// im2col, split over channel blocks on the pool when the column matrix is large.
+void parallel_im2col(ThreadPool& pool, const ConvGeometry& g, const float* x, float* cols) {
+  const std::int64_t per_channel = g.kernel_size() * g.out_size();
+  if (g.channels < 2 || per_channel * g.channels < (std::int64_t{1} << 16) || pool.threads() <= 1) {
+    kernels::im2col(g, x, cols);
+    return;
+  }
+  pool.parallel_for(static_cast<std::size_t>(g.channels), 1, [&](std::size_t begin, std::size_t end) {
+    ConvGeometry part = g;
+    part.channels = static_cast<std::int64_t>(end - begin);
+    kernels::im2col(part, x + static_cast<std::int64_t>(begin) * g.in_size(),
+                    cols + static_cast<std::int64_t>(begin) * per_channel);
+  });
+}
+
+std::vector<Array> conv(const NodeContext& ctx, Inputs in) {
+  const ConvInputs ci = conv_inputs(ctx, in);
+  const std::int64_t m = ci.w.dim(0), cg = ci.c / ci.group;
+  if (ci.w.dim(1) != cg)
+    ctx.fail("weights of shape " + shape_string(ci.w.shape()) + " need " + std::to_string(ci.w.dim(1) * ci.group) +
+             " input channels with group " + std::to_string(ci.group) + ", the input has " + std::to_string(ci.c));
+  if (m % ci.group != 0)
+    ctx.fail("output channels " + std::to_string(m) + " are not a multiple of group " + std::to_string(ci.group));
+  if (ci.b && (ci.b->rank() != 1 || ci.b->dim(0) != m))
+    ctx.fail("bias of shape " + shape_string(ci.b->shape()) + " does not have the " + std::to_string(m) +
+             " output channels");
+  const kernels::Window win = kernels::resolve_window(ctx, kernels::read_window(ctx), ci.in, ci.kernel, false);
+
+  ConvGeometry g{cg, ci.in, win.out, win.kernel, win.stride, win.dilation, win.pad_begin};
+  std::vector<std::int64_t> yshape{ci.n, m};
+  yshape.insert(yshape.end(), win.out.begin(), win.out.end());
+  Array y(DType::F32, yshape);
+  const std::int64_t mg = m / ci.group, k = cg * g.kernel_size(), p = g.out_size(), isz = g.in_size();
+  if (y.size() == 0) return {y};
+  const float* x = ci.x.data<float>();
+  const float* w = ci.w.data<float>();
+  const float* bias = ci.b ? ci.b->data<float>() : nullptr;
+  float* out = y.data<float>();
+  const bool pointwise = g.is_pointwise();
+  ThreadPool& pool = ctx.pool();
+
+  for_each_image_group(pool, ci.n * ci.group, mg * k * p, [&](std::int64_t t, bool split) {
+    const std::int64_t img = t / ci.group, grp = t % ci.group;
+    const float* xg = x + (img * ci.c + grp * cg) * isz;
+    float* yg = out + (img * m + grp * mg) * p;
+    std::unique_ptr<float[]> cols;
+    const float* b = xg;
+    if (!pointwise) {
+      cols = kernels::scratch(k * p);
+      if (split)
+        parallel_im2col(pool, g, xg, cols.get());
+      else
+        kernels::im2col(g, xg, cols.get());
+      b = cols.get();
+    }
+    const MatRef wa{w + grp * mg * k, k, false}, xb{b, p, false};
+    if (split)
+      kernels::parallel_gemm(pool, mg, p, k, 1.0f, wa, xb, 0.0f, yg, p);
+    else
+      kernels::gemm(mg, p, k, 1.0f, wa, xb, 0.0f, yg, p);
+    if (bias) add_bias(yg, bias + grp * mg, mg, p);
+  });
+  return {y};
+}
+
+std::vector<Array> conv_transpose(const NodeContext& ctx, Inputs in) {
+  const ConvInputs ci = conv_inputs(ctx, in);
+  if (ci.w.dim(0) != ci.c)
+    ctx.fail("weights of shape " + shape_string(ci.w.shape()) + " do not have the input's " + std::to_string(ci.c) +
+             " channels first");
+  const std::int64_t cg = ci.c / ci.group, mg = ci.w.dim(1), m = mg * ci.group;
+  if (ci.b && (ci.b->rank() != 1 || ci.b->dim(0) != m))
+    ctx.fail("bias of shape " + shape_string(ci.b->shape()) + " does not have the " + std::to_string(m) +
+             " output channels");
+  const kernels::WindowAttrs a = kernels::read_window(ctx);
+  const std::size_t n = ci.in.size();
+  const auto list = [&](const char* name, const std::vector<std::int64_t>& v, std::size_t len, std::int64_t fill) {
+    if (v.empty()) return std::vector<std::int64_t>(len, fill);
+    if (v.size() != len)
+      ctx.fail(std::string(name) + " " + shape_string(v) + " does not have " + std::to_string(len) + " entries");
+    return v;
+  };
+  const auto stride = list("strides", a.strides, n, 1);
+  const auto dilation = list("dilations", a.dilations, n, 1);
+  const auto out_pad = list("output_padding", ctx.attr_ints("output_padding"), n, 0);
+  auto out_shape = ctx.attr_ints("output_shape");
+  if (out_shape.size() == n + 2) out_shape.erase(out_shape.begin(), out_shape.begin() + 2);  // N, C given too
+  if (!out_shape.empty()) out_shape = list("output_shape", out_shape, n, 0);
+  if (!a.kernel.empty() && a.kernel.size() != n)
+    ctx.fail("kernel_shape " + shape_string(a.kernel) + " does not have " + std::to_string(n) + " entries");
+  if (!a.pads.empty() && a.pads.size() != 2 * n)
+    ctx.fail("pads " + shape_string(a.pads) + " does not have " + std::to_string(2 * n) + " entries");
+
+  std::vector<std::int64_t> pad_begin(n, 0), out(n, 0);
+  for (std::size_t d = 0; d < n; ++d) {
+    // The size the transposed convolution covers before any padding is cut off.
+    const std::int64_t full = stride[d] * (ci.in[d] - 1) + out_pad[d] + (ci.kernel[d] - 1) * dilation[d] + 1;
+    const bool same = a.auto_pad == kernels::AutoPad::SameUpper || a.auto_pad == kernels::AutoPad::SameLower;
+    if (!out_shape.empty() || same) {
+      out[d] = out_shape.empty() ? ci.in[d] * stride[d] : out_shape[d];
+      // An output larger than the full one gets its extra positions at the end (bias only), as
+      // onnxruntime; SAME_UPPER puts the smaller half of the padding first, others the larger.
+      const std::int64_t total = std::max<std::int64_t>(0, full - out[d]);
+      pad_begin[d] = a.auto_pad == kernels::AutoPad::SameUpper ? total / 2 : total - total / 2;
+    } else if (a.auto_pad == kernels::AutoPad::Valid || a.pads.empty()) {
+      out[d] = full;
+    } else {
+      pad_begin[d] = a.pads[d];
+      out[d] = full - a.pads[d] - a.pads[d + n];
+    }
+    if (out[d] < 0) ctx.fail("the output would have a negative size on spatial axis " + std::to_string(d));
+  }
+
+  // col2im's view: the "input" it scatters into is Y, the positions it reads are X's.
+  ConvGeometry g{mg, out, ci.in, ci.kernel, stride, dilation, pad_begin};
+  std::vector<std::int64_t> yshape{ci.n, m};
+  yshape.insert(yshape.end(), out.begin(), out.end());
+  Array y(DType::F32, yshape);
+  if (y.size() == 0) return {y};
+  const std::int64_t k = mg * g.kernel_size(), pin = g.out_size(), pout = g.in_size();
+  const float* x = ci.x.data<float>();
+  const float* w = ci.w.data<float>();
+  const float* bias = ci.b ? ci.b->data<float>() : nullptr;
+  float* yd = y.data<float>();
+  ThreadPool& pool = ctx.pool();
+
+  for_each_image_group(pool, ci.n * ci.group, cg * k * pin, [&](std::int64_t t, bool split) {
+    const std::int64_t img = t / ci.group, grp = t % ci.group;
+    const float* xg = x + (img * ci.c + grp * cg) * pin;
+    float* yg = yd + (img * m + grp * mg) * pout;
+    auto cols = kernels::scratch(k * pin);
+    // cols (mg * kernel x positions) = W_g^T (W_g is cg x mg * kernel) * X_g (cg x positions).
+    const MatRef wa{w + grp * cg * k, k, true}, xb{xg, pin, false};
+    if (split)
+      kernels::parallel_gemm(pool, k, pin, cg, 1.0f, wa, xb, 0.0f, cols.get(), pin);
+    else
+      kernels::gemm(k, pin, cg, 1.0f, wa, xb, 0.0f, cols.get(), pin);
+    kernels::col2im(g, cols.get(), yg);
+    if (bias) add_bias(yg, bias + grp * mg, mg, pout);
+  });
+  return {y};
+}
+
+}  // namespace
+
+void add_conv_ops(OpRegistry& r) {
+  r.add({"Conv", 2, 3, conv, check_conv});
+  r.add({"ConvTranspose", 2, 3, conv_transpose, check_conv_transpose});
+}
+
+}  // namespace paramscope::engine

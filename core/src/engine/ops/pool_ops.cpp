@@ -1,0 +1,260 @@
+// MaxPool (with the optional Indices output), AveragePool and GlobalAveragePool over 1 to 3
+// spatial axes.
+#include <algorithm>
+#include <cmath>
+#include <cstdint>
+#include <limits>
+#include <string>
+#include <type_traits>
+#include <vector>
+
+#include "engine/kernels/window.h"
+#include "engine/op_registry.h"
+#include "paramscope/jobs.h"
+
+namespace paramscope::engine {
+namespace {
+
+constexpr std::size_t kMaxAxes = 3;
+
+bool bool_attr(const NodeContext& ctx, const char* name) {
+  const std::int64_t v = ctx.attr_int(name, 0);
+  if (v != 0 && v != 1) ctx.fail(std::string(name) + " is " + std::to_string(v) + ", not 0 or 1");
+  return v == 1;
+}
+
+void check_pool(const NodeContext& ctx) {
+  const kernels::WindowAttrs w = kernels::read_window(ctx);
+  if (w.kernel.empty()) ctx.fail("kernel_shape is missing");
+  if (w.kernel.size() > kMaxAxes)
+    ctx.unsupported(ctx.node().op_type + " over " + std::to_string(w.kernel.size()) +
+                    " spatial axes (at most 3 are implemented)");
+  (void)bool_attr(ctx, "ceil_mode");
+  if (ctx.node().op_type == "MaxPool") {
+    (void)bool_attr(ctx, "storage_order");
+  } else {
+    (void)bool_attr(ctx, "count_include_pad");
+  }
+}
+
+// A pooling window resolved for one input and padded to three axes (leading axes of size 1),
+// with, per axis and output position, the first input coordinate and the range of kernel taps
+// that land inside the input.
+struct Pool3 {
+  std::int64_t in[kMaxAxes], out[kMaxAxes], dil[kMaxAxes];
+  std::vector<std::int64_t> start[kMaxAxes], lo[kMaxAxes], hi[kMaxAxes];
+  std::vector<std::int64_t> padded_taps[kMaxAxes];  // taps inside input + padding (count_include_pad)
+  std::int64_t in_size = 1, out_size = 1;
+};
+
+std::int64_t floor_div(std::int64_t a, std::int64_t b) {
+  return a >= 0 ? a / b : -((-a + b - 1) / b);
+}
+
+Pool3 make_pool3(const NodeContext& ctx, const Array& x, std::vector<std::int64_t>* yshape) {
+  if (x.rank() < 3) ctx.fail("input of shape " + shape_string(x.shape()) + " has no spatial axis");
+  const std::size_t n = x.rank() - 2;
+  if (n > kMaxAxes) ctx.unsupported(ctx.node().op_type + " over " + std::to_string(n) + " spatial axes");
+  const kernels::WindowAttrs a = kernels::read_window(ctx);
+  const std::vector<std::int64_t> in(x.shape().begin() + 2, x.shape().end());
+  const kernels::Window w = kernels::resolve_window(ctx, a, in, a.kernel, ctx.attr_int("ceil_mode", 0) == 1);
+  *yshape = {x.dim(0), x.dim(1)};
+  yshape->insert(yshape->end(), w.out.begin(), w.out.end());
+  Pool3 p;
+  const std::size_t shift = kMaxAxes - n;
+  for (std::size_t d = 0; d < kMaxAxes; ++d) {
+    const bool real = d >= shift;
+    const std::size_t r = d - shift;
+    p.in[d] = real ? in[r] : 1;
+    p.out[d] = real ? w.out[r] : 1;
+    p.dil[d] = real ? w.dilation[r] : 1;
+    const std::int64_t k = real ? w.kernel[r] : 1, s = real ? w.stride[r] : 1;
+    const std::int64_t pb = real ? w.pad_begin[r] : 0, pe = real ? w.pad_end[r] : 0;
+    for (std::int64_t o = 0; o < p.out[d]; ++o) {
+      const std::int64_t st = o * s - pb;
+      p.start[d].push_back(st);
+      p.lo[d].push_back(std::max<std::int64_t>(0, floor_div(-st + p.dil[d] - 1, p.dil[d])));
+      p.hi[d].push_back(std::min<std::int64_t>(k, floor_div(p.in[d] - 1 - st, p.dil[d]) + 1));
+      p.padded_taps[d].push_back(std::min<std::int64_t>(k, floor_div(p.in[d] + pe - 1 - st, p.dil[d]) + 1));
+    }
+    p.in_size *= p.in[d];
+    p.out_size *= p.out[d];
+  }
+  return p;
+}
+
+// Runs plane(index) for every (image, channel) plane, split over the pool when large.
+template <class Plane>
+void for_each_plane(const NodeContext& ctx, std::int64_t planes, std::int64_t cost, Plane&& plane) {
+  if (planes > 1 && planes * cost >= (std::int64_t{1} << 15)) {
+    const auto grain =
+        static_cast<std::size_t>(std::max<std::int64_t>(1, (std::int64_t{1} << 14) / std::max<std::int64_t>(cost, 1)));
+    ctx.pool().parallel_for(static_cast<std::size_t>(planes), grain, [&](std::size_t begin, std::size_t end) {
+      for (std::size_t i = begin; i < end; ++i) plane(static_cast<std::int64_t>(i));
+    });
+  } else {
+    for (std::int64_t i = 0; i < planes; ++i) plane(i);
+  }
+}
+
+template <class T>
+bool greater(T v, T best) {
+  if constexpr (std::is_floating_point_v<T>)
+    return v > best || (std::isnan(v) && !std::isnan(best));  // NaN wins, as in PyTorch
+  else
+    return v > best;
+}
+
+template <class T>
+std::vector<Array> max_pool_typed(const NodeContext& ctx, const Array& xa, const Pool3& p,
+                                  const std::vector<std::int64_t>& yshape, bool want_indices) {
+  Array y(xa.type(), yshape);
+  Array idx(DType::I64, want_indices ? yshape : std::vector<std::int64_t>{0});  // empty unless wanted
+  const T* x = xa.data<T>();
+  T* yd = y.data<T>();
+  std::int64_t* id = want_indices ? idx.data<std::int64_t>() : nullptr;
+  const bool col_major = ctx.attr_int("storage_order", 0) == 1;
+  const T lowest =
+      std::numeric_limits<T>::has_infinity ? -std::numeric_limits<T>::infinity() : std::numeric_limits<T>::lowest();
+  for_each_plane(ctx, xa.dim(0) * xa.dim(1), p.out_size * 4, [&](std::int64_t plane) {
+    const T* xp = x + plane * p.in_size;
+    std::int64_t o = plane * p.out_size;
+    for (std::int64_t o0 = 0; o0 < p.out[0]; ++o0)
+      for (std::int64_t o1 = 0; o1 < p.out[1]; ++o1)
+        for (std::int64_t o2 = 0; o2 < p.out[2]; ++o2, ++o) {
+          T best = lowest;
+          std::int64_t at = -1;
+          for (std::int64_t j0 = p.lo[0][o0]; j0 < p.hi[0][o0]; ++j0) {
+            const std::int64_t i0 = p.start[0][o0] + j0 * p.dil[0];
+            for (std::int64_t j1 = p.lo[1][o1]; j1 < p.hi[1][o1]; ++j1) {
+              const std::int64_t i1 = p.start[1][o1] + j1 * p.dil[1];
+              const std::int64_t row = (i0 * p.in[1] + i1) * p.in[2];
+              for (std::int64_t j2 = p.lo[2][o2]; j2 < p.hi[2][o2]; ++j2) {
+                const std::int64_t i2 = p.start[2][o2] + j2 * p.dil[2];
+                const T v = xp[row + i2];
+                if (at < 0 || greater(v, best)) {
+                  best = v;
+                  at = col_major ? i2 * p.in[0] * p.in[1] + i1 * p.in[0] + i0 : row + i2;
+                }
+              }
+            }
+          }
+          yd[o] = best;
+          if (id) id[o] = plane * p.in_size + std::max<std::int64_t>(at, 0);
+        }
+  });
+  if (ctx.node().outputs.size() > 1) return {y, idx};
+  return {y};
+}
+
+std::vector<Array> max_pool(const NodeContext& ctx, Inputs in) {
+  const Array& x = *in[0];
+  std::vector<std::int64_t> yshape;
+  const Pool3 p = make_pool3(ctx, x, &yshape);
+  const bool want_indices = ctx.node().outputs.size() > 1 && !ctx.node().outputs[1].empty();
+  switch (x.type()) {
+    case DType::F32:
+      return max_pool_typed<float>(ctx, x, p, yshape, want_indices);
+    case DType::F64:
+      return max_pool_typed<double>(ctx, x, p, yshape, want_indices);
+    case DType::U8:
+      return max_pool_typed<std::uint8_t>(ctx, x, p, yshape, want_indices);
+    case DType::I8:
+      return max_pool_typed<std::int8_t>(ctx, x, p, yshape, want_indices);
+    default:
+      ctx.unsupported("MaxPool with " + std::string(dtype_name(x.type())) +
+                      " input (F32, F64, U8 and I8 are implemented)");
+  }
+}
+
+template <class T>
+Array average_pool_typed(const NodeContext& ctx, const Array& xa, const Pool3& p,
+                         const std::vector<std::int64_t>& yshape) {
+  Array y(xa.type(), yshape);
+  const T* x = xa.data<T>();
+  T* yd = y.data<T>();
+  const bool include_pad = ctx.attr_int("count_include_pad", 0) == 1;
+  for_each_plane(ctx, xa.dim(0) * xa.dim(1), p.out_size * 4, [&](std::int64_t plane) {
+    const T* xp = x + plane * p.in_size;
+    std::int64_t o = plane * p.out_size;
+    for (std::int64_t o0 = 0; o0 < p.out[0]; ++o0)
+      for (std::int64_t o1 = 0; o1 < p.out[1]; ++o1)
+        for (std::int64_t o2 = 0; o2 < p.out[2]; ++o2, ++o) {
+          double sum = 0;
+          for (std::int64_t j0 = p.lo[0][o0]; j0 < p.hi[0][o0]; ++j0) {
+            const std::int64_t i0 = p.start[0][o0] + j0 * p.dil[0];
+            for (std::int64_t j1 = p.lo[1][o1]; j1 < p.hi[1][o1]; ++j1) {
+              const std::int64_t i1 = p.start[1][o1] + j1 * p.dil[1];
+              const std::int64_t row = (i0 * p.in[1] + i1) * p.in[2];
+              for (std::int64_t j2 = p.lo[2][o2]; j2 < p.hi[2][o2]; ++j2)
+                sum += xp[row + p.start[2][o2] + j2 * p.dil[2]];
+            }
+          }
+          // Divide by the taps inside the input, or inside input + padding (count_include_pad).
+          std::int64_t count = 1;
+          for (std::size_t d = 0; d < kMaxAxes; ++d) {
+            const std::int64_t oi = d == 0 ? o0 : d == 1 ? o1 : o2;
+            count *= include_pad ? p.padded_taps[d][static_cast<std::size_t>(oi)]
+                                 : p.hi[d][static_cast<std::size_t>(oi)] - p.lo[d][static_cast<std::size_t>(oi)];
+          }
+          yd[o] = count > 0 ? static_cast<T>(sum / static_cast<double>(count)) : T(0);
+        }
+  });
+  return y;
+}
+
+std::vector<Array> average_pool(const NodeContext& ctx, Inputs in) {
+  const Array& x = *in[0];
+  std::vector<std::int64_t> yshape;
+  const Pool3 p = make_pool3(ctx, x, &yshape);
+  switch (x.type()) {
+    case DType::F32:
+      return {average_pool_typed<float>(ctx, x, p, yshape)};
+    case DType::F64:
+      return {average_pool_typed<double>(ctx, x, p, yshape)};
+    default:
+      ctx.unsupported("AveragePool with " + std::string(dtype_name(x.type())) + " input (F32 and F64 are implemented)");
+  }
+}
+
+template <class T>
+Array global_average_typed(const NodeContext& ctx, const Array& xa) {
+  std::vector<std::int64_t> yshape{xa.dim(0), xa.dim(1)};
+  yshape.resize(xa.rank(), 1);
+  Array y(xa.type(), yshape);
+  const std::int64_t planes = xa.dim(0) * xa.dim(1);
+  const std::int64_t plane_size = planes == 0 ? 0 : xa.size() / planes;
+  const T* x = xa.data<T>();
+  T* yd = y.data<T>();
+  for_each_plane(ctx, planes, plane_size, [&](std::int64_t plane) {
+    double sum = 0;
+    const T* xp = x + plane * plane_size;
+    for (std::int64_t i = 0; i < plane_size; ++i) sum += xp[i];
+    yd[plane] = plane_size > 0 ? static_cast<T>(sum / static_cast<double>(plane_size)) : T(0);
+  });
+  return y;
+}
+
+std::vector<Array> global_average_pool(const NodeContext& ctx, Inputs in) {
+  const Array& x = *in[0];
+  if (x.rank() < 2) ctx.fail("input of shape " + shape_string(x.shape()) + " has no channel axis");
+  switch (x.type()) {
+    case DType::F32:
+      return {global_average_typed<float>(ctx, x)};
+    case DType::F64:
+      return {global_average_typed<double>(ctx, x)};
+    default:
+      ctx.unsupported("GlobalAveragePool with " + std::string(dtype_name(x.type())) +
+                      " input (F32 and F64 are implemented)");
+  }
+}
+
+}  // namespace
+
+void add_pool_ops(OpRegistry& r) {
+  r.add({"MaxPool", 1, 1, max_pool, check_pool});
+  r.add({"AveragePool", 1, 1, average_pool, check_pool});
+  r.add({"GlobalAveragePool", 1, 1, global_average_pool, nullptr});
+}
+
+}  // namespace paramscope::engine
