@@ -95,6 +95,11 @@ grep '(all)' "$out/merge-ties.txt"
 # Where the two fine-tunes interfere (CSV, JSON and figures; docs/merging.md#interference-analysis).
 "$bin/paramscope-cli" interfere "$samples/digits-merge/base" "$samples/digits-merge/ft-a" \
   "$samples/digits-merge/ft-b" --tensor classifier.1.weight -o "$out/interference-digits" >"$out/interfere.txt"
+# The sample CNN on its 16 test digits, run by ParamScope's own ONNX engine (docs/engine.md).
+"$bin/paramscope-cli" run "$samples/digits-cnn/model.onnx" --input "$samples/digits-cnn/inputs.npy" \
+  -o "$out/digits-run" >"$out/run-digits.txt"
+echo "The digits CNN run by the ONNX engine -> $out/digits-run/:"
+cat "$out/run-digits.txt"
 # The GUI's view of the sample, rendered on a virtual display.
 if [ -x "$bin/paramscope" ] && command -v xvfb-run >/dev/null; then
   xvfb-run -a -s "-screen 0 1600x1000x24" "$bin/paramscope" --quit-after-load --compute magnitude --size 1500x950 \
