@@ -200,6 +200,13 @@ class RecipeParser {
       out = MergeSetting::gradient(numbers(n, where, in_unit));
       return;
     }
+    out = filter_list(n, where, [&](const YAML::Node& v, const std::string& at) { return numbers(v, at, in_unit); });
+  }
+
+  // A list of {filter, value} entries; values(node, where) reads each value.
+  template <class Values>
+  MergeSetting filter_list(const YAML::Node& n, const std::string& where, const Values& values) const {
+    MergeSetting out;
     out.filtered = true;
     for (std::size_t i = 0; i < n.size(); ++i) {
       const std::string at = where + "[" + std::to_string(i) + "]";
@@ -210,9 +217,10 @@ class RecipeParser {
       if (!e["value"]) fail(at, "missing 'value'");
       MergeSetting::Entry entry;
       if (e["filter"]) entry.filter = text(e["filter"], at + ".filter");
-      entry.values = numbers(e["value"], at + ".value", in_unit);
+      entry.values = values(e["value"], at + ".value");
       out.entries.push_back(std::move(entry));
     }
+    return out;
   }
 
   bool flag(const YAML::Node& n, const std::string& where) const {
@@ -234,21 +242,9 @@ class RecipeParser {
     }
     if (!n.IsSequence() || n.size() == 0 || !n[0].IsMap())
       fail(where, "expected true, false or a list of {filter, value}");
-    MergeSetting out;
-    out.filtered = true;
-    for (std::size_t i = 0; i < n.size(); ++i) {
-      const std::string at = where + "[" + std::to_string(i) + "]";
-      const YAML::Node e = n[i];
-      if (!e.IsMap()) fail(at, "expected {filter, value} like the other entries");
-      static const std::set<std::string> ekeys = {"filter", "value"};
-      check_keys(e, ekeys, at);
-      if (!e["value"]) fail(at, "missing 'value'");
-      MergeSetting::Entry entry;
-      if (e["filter"]) entry.filter = text(e["filter"], at + ".filter");
-      entry.values = {flag(e["value"], at + ".value") ? 1.0 : 0.0};
-      out.entries.push_back(std::move(entry));
-    }
-    settings[key] = std::move(out);
+    settings[key] = filter_list(n, where, [&](const YAML::Node& v, const std::string& at) {
+      return std::vector<double>{flag(v, at) ? 1.0 : 0.0};
+    });
   }
 
   fs::path path(const YAML::Node& n, const std::string& where) const {

@@ -212,16 +212,7 @@ class TestEngineModel : public QObject {
     }
   }
 
-  void malformed_corpus_data() {
-    QTest::addColumn<QString>("file");
-    QTest::addColumn<QString>("kind");
-    QTest::addColumn<QString>("message");
-    const auto expected = test::read_json(test::data("malformed/engine/expected.json"));
-    for (auto it = expected.begin(); it != expected.end(); ++it) {
-      const auto e = it.value().toObject();
-      QTest::newRow(qPrintable(it.key())) << it.key() << e["kind"].toString() << e["message"].toString();
-    }
-  }
+  void malformed_corpus_data() { test::add_corpus_rows(test::data("malformed/engine/expected.json")); }
   void malformed_corpus() {
     QFETCH(QString, file);
     QFETCH(QString, kind);

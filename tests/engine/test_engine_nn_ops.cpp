@@ -13,7 +13,7 @@
 #include <optional>
 
 #include "engine/op_registry.h"
-#include "engine_attributes.h"
+#include "engine_node.h"
 #include "json_file.h"
 #include "paramscope/engine.h"
 #include "paramscope/error.h"
@@ -48,21 +48,8 @@ struct Case {
   std::string message = {};                ///< a fragment of the expected error
 };
 
-// Checks the node as the loader does, then runs it with `outputs` outputs listed.
 std::vector<Array> run(const Case& c, std::size_t outputs) {
-  Node n;
-  n.name = "t";
-  n.op_type = c.op;
-  for (std::size_t i = 0; i < c.in.size(); ++i) n.inputs.push_back(c.in[i] ? "i" + std::to_string(i) : "");
-  for (std::size_t i = 0; i < outputs; ++i) n.outputs.push_back("o" + std::to_string(i));
-  n.attributes = c.attrs;
-  n.op = OpRegistry::builtin().find(c.op);
-  if (!n.op) throw usage_error("no operator " + c.op);
-  const NodeContext ctx(n, c.opset, ThreadPool::global());
-  if (n.op->check) n.op->check(ctx);
-  std::vector<const Array*> args(std::max(c.in.size(), static_cast<std::size_t>(n.op->max_inputs)), nullptr);
-  for (std::size_t i = 0; i < c.in.size(); ++i) args[i] = c.in[i] ? &*c.in[i] : nullptr;
-  return n.op->forward(ctx, args);
+  return test::run_node(c.op, c.in, c.attrs, c.opset, outputs);
 }
 
 std::vector<Case>& cases() {

@@ -10,7 +10,7 @@
 
 #include "engine/broadcast.h"
 #include "engine/op_registry.h"
-#include "engine_attributes.h"
+#include "engine_node.h"
 #include "paramscope/error.h"
 
 using namespace paramscope;
@@ -60,21 +60,7 @@ struct Case {
 };
 
 std::vector<Array> run(const Case& c, std::size_t outputs) {
-  Node n;
-  n.name = "t";
-  n.op_type = c.op;
-  for (std::size_t i = 0; i < c.in.size(); ++i) n.inputs.push_back(c.in[i] ? "i" + std::to_string(i) : "");
-  for (std::size_t i = 0; i < outputs; ++i) n.outputs.push_back("o" + std::to_string(i));
-  n.attributes = c.attrs;
-  n.op = OpRegistry::builtin().find(c.op);
-  if (!n.op) throw usage_error("no operator " + c.op);
-  const NodeContext ctx(n, c.opset, ThreadPool::global());
-  if (n.op->check) n.op->check(ctx);
-  std::vector<const Array*> args(
-      std::max<std::size_t>(c.in.size(), n.op->max_inputs <= 16 ? static_cast<std::size_t>(n.op->max_inputs) : 0),
-      nullptr);
-  for (std::size_t i = 0; i < c.in.size(); ++i) args[i] = c.in[i] ? &*c.in[i] : nullptr;
-  return n.op->forward(ctx, args);
+  return test::run_node(c.op, c.in, c.attrs, c.opset, outputs);
 }
 
 // Values as doubles for comparison (every type here converts exactly; F16 as its bit patterns).

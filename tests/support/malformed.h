@@ -15,6 +15,7 @@
 #include <vector>
 
 #include "error_kind.h"
+#include "json_file.h"
 #include "paramscope/checkpoint.h"
 #include "paramscope/error.h"
 
@@ -52,6 +53,18 @@ void expect_clear_error_from(Open&& open, const std::filesystem::path& p, const 
 /// Call as `expect_clear_error(p, msg); if (QTest::currentTestFailed()) return;` (QVERIFY returns).
 inline void expect_clear_error(const std::filesystem::path& p, const QString& message) {
   expect_clear_error_from([](const std::filesystem::path& f) { open_checkpoint(f); }, p, message);
+}
+
+/// Data rows (file, kind, message) from a corpus' expected.json ({"file": {"kind", "message"}}).
+inline void add_corpus_rows(const std::filesystem::path& expected_json) {
+  QTest::addColumn<QString>("file");
+  QTest::addColumn<QString>("kind");
+  QTest::addColumn<QString>("message");
+  const auto expected = read_json(expected_json);
+  for (auto it = expected.begin(); it != expected.end(); ++it) {
+    const auto e = it.value().toObject();
+    QTest::newRow(qPrintable(it.key())) << it.key() << e["kind"].toString() << e["message"].toString();
+  }
 }
 
 /// Every `*.<ext>` file of a corpus folder has an expectation (by base name), and the other way

@@ -22,13 +22,12 @@ std::string dims_text(const ValueInfo& v) {
   return s + "]";
 }
 
-// Inputs the kernel sees: the node's, then nullptr up to max_inputs for fixed-arity operators.
+}  // namespace
+
 std::size_t input_slots(const Node& n) {
   const auto max = static_cast<std::size_t>(n.op->max_inputs);
   return max <= 16 ? std::max(max, n.inputs.size()) : n.inputs.size();
 }
-
-}  // namespace
 
 void check_feeds(const Graph& g, const std::map<std::string, Array>& feeds) {
   std::string names;

@@ -13,6 +13,10 @@
 
 namespace paramscope::engine {
 
+/// How many inputs node n's kernel sees: the node's, then nullptr up to the operator's
+/// max_inputs for fixed-arity operators (variadic ones, max_inputs > 16, get the node's only).
+std::size_t input_slots(const Node& n);
+
 /// throws Error(Usage) naming the input for a missing or unknown feed, a type other than the
 /// declared one, or a size that differs on a fixed dimension (or a rank that differs).
 void check_feeds(const Graph& g, const std::map<std::string, Array>& feeds);

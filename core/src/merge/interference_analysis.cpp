@@ -209,21 +209,17 @@ class TensorAnalysis {
           kernels::subtract(t, buf.base.data(), m);
           binner_.add(local[i], t, m);
           kernels::zero_nans(t, m);
-          const float* r = t;
-          if (in_.field[i]) {
+          if (in_.field[i])
             in_.field[i]->scores(in_.field_index[i], first, std::span<float>(buf.rank.data(), m));
-            r = buf.rank.data();
-          } else {
+          else
             kernels::magnitudes(t, m, buf.rank.data());
-            r = buf.rank.data();
-          }
-          cut[i].mark(r, m, first, buf.top[i].data());
+          cut[i].mark(buf.rank.data(), m, first, buf.top[i].data());
         }
         Partial& p = partial[c];
         p.models.resize(models);
         p.pairs.resize(models * (models - 1) / 2);
         accumulate(models, m, buf, p);
-        for (std::size_t i = 0; i < models; ++i) release(i, first, n);
+        release(first, n);
         tracker_.advance(static_cast<std::uint64_t>(n));
       }
       const std::lock_guard lock(hist_mutex);
@@ -249,9 +245,12 @@ class TensorAnalysis {
   }
 
  private:
-  void release(std::size_t i, std::int64_t first, std::int64_t n) const {
-    if (in_.field[i]) in_.field[i]->release(in_.field_index[i], first, n);
-    in_.x[i]->release(first, n);
+  // Every input's elements [first, first + n) are done with.
+  void release(std::int64_t first, std::int64_t n) const {
+    for (std::size_t i = 0; i < in_.x.size(); ++i) {
+      if (in_.field[i]) in_.field[i]->release(in_.field_index[i], first, n);
+      in_.x[i]->release(first, n);
+    }
     in_.base->release(first, n);
   }
 

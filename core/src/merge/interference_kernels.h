@@ -14,8 +14,8 @@ namespace paramscope::interference_detail::kernels {
 /// t[j] -= b[j] (x becomes tau).
 void subtract(float* t, const float* b, std::size_t n) noexcept;
 
-/// NaN entries of t become 0 (a NaN delta counts as zero); returns how many there were.
-std::size_t zero_nans(float* t, std::size_t n) noexcept;
+/// NaN entries of t become 0 (a NaN delta counts as zero).
+void zero_nans(float* t, std::size_t n) noexcept;
 
 /// |t[j]| (t holds no NaN).
 void magnitudes(const float* t, std::size_t n, float* out) noexcept;
