@@ -11,12 +11,12 @@ build="cmake ninja-build g++ pkg-config file dpkg-dev
   libvtk9-dev libhdf5-dev libtbb-dev libeigen3-dev
   libonnx-dev libprotobuf-dev protobuf-compiler
   nlohmann-json3-dev libcli11-dev libfmt-dev libyaml-cpp-dev zlib1g-dev
-  libopenblas-dev liblapacke-dev"
+  libopenblas-dev liblapacke-dev libpng-dev libjpeg-dev"
 # Figures render headless through Mesa's EGL surfaceless platform (no X server needed):
 # libegl1 (the GLVND loader), libegl-mesa0 (Mesa's EGL), libgl1-mesa-dri (llvmpipe).
 run="xvfb xauth libgl1-mesa-dri libegl1 libegl-mesa0"
 test="python3 python3-numpy libonnx-testdata"
-dev="python3-torch python3-sklearn python3-h5py python3-onnx clang libclang-rt-14-dev"
+dev="python3-torch python3-sklearn python3-h5py python3-onnx python3-pil clang libclang-rt-14-dev"
 
 want="$build $run"
 for arg in "$@"; do

@@ -100,6 +100,14 @@ grep '(all)' "$out/merge-ties.txt"
   -o "$out/digits-run" >"$out/run-digits.txt"
 echo "The digits CNN run by the ONNX engine -> $out/digits-run/:"
 cat "$out/run-digits.txt"
+# Its accuracy on the 297 test digits, and Fisher importance from gradients the engine computes
+# on 128 calibration digits (docs/engine.md#calibration-statistics-calibrate).
+"$bin/paramscope-cli" eval "$samples/digits-cnn/model.onnx" --data "$samples/digits-cnn/test.npz" | head -1
+"$bin/paramscope-cli" calibrate "$samples/digits-cnn/model.onnx" --data "$samples/digits-cnn/calibration.npz" \
+  -o "$out/digits-stats.safetensors"
+"$bin/paramscope-cli" importance "$samples/digits-cnn/model.onnx" -c fisher --stats "$out/digits-stats.safetensors" \
+  -g tensor -o "$out/digits-fisher.h5" --summary "$out/digits-fisher.csv" >/dev/null
+echo "Fisher importance of the digits CNN per tensor -> $out/digits-fisher.csv"
 # The GUI's view of the sample, rendered on a virtual display.
 if [ -x "$bin/paramscope" ] && command -v xvfb-run >/dev/null; then
   xvfb-run -a -s "-screen 0 1600x1000x24" "$bin/paramscope" --quit-after-load --compute magnitude --size 1500x950 \

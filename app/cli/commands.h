@@ -46,6 +46,8 @@ void add_jobs_command(CLI::App& app, Context& ctx);
 void add_merge_command(CLI::App& app, Context& ctx);
 void add_interfere_command(CLI::App& app, Context& ctx);
 void add_run_command(CLI::App& app, Context& ctx);
+void add_calibrate_command(CLI::App& app, Context& ctx);
+void add_eval_command(CLI::App& app, Context& ctx);
 /// Only in builds with the figures library (the GUI's); elsewhere `render` says so.
 void add_render_command(CLI::App& app, Context& ctx);
 

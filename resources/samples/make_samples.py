@@ -4,7 +4,8 @@ python3-sklearn, python3-onnx; takes about a minute on 2 cores).
 
   digits-cnn/   a small CNN trained on scikit-learn's 8x8 digits:
                 model.safetensors, model.pt (torch.save zip), model.onnx, config.json,
-                inputs.npy / labels.npy (16 test images)
+                inputs.npy / labels.npy (16 test images), test.npz (the 297 test images of
+                config.json's accuracy), calibration.npz (128 training images), both with x and labels
   tiny-llama/   a GPT-style decoder in Hugging Face LLaMA layout trained on licence texts as a
                 byte-level language model, bf16, in two safetensors shards with
                 model.safetensors.index.json and config.json
@@ -18,7 +19,8 @@ python3-sklearn, python3-onnx; takes about a minute on 2 cores).
                 ties, dare_ties); inputs.npy / labels.npy (the 297 held-out test images).
                 evaluate_digits.py measures them and the merges (expected_accuracy.json)
 
-Usage: make_samples.py [digits] [llama] [stats] [merge]  (default: all).
+Usage: make_samples.py [digits] [digits-data] [llama] [stats] [merge]  (default: all; digits-data
+only rewrites digits-cnn's test.npz and calibration.npz).
 
 Everything is seeded; reruns give the same files on the same torch build.
 """
@@ -110,6 +112,7 @@ def make_digits():
                       dynamic_axes={"image": {0: "batch"}, "logits": {0: "batch"}}, opset_version=13)
     np.save(os.path.join(out, "inputs.npy"), x[test[:16]].numpy())
     np.save(os.path.join(out, "labels.npy"), y[test[:16]].numpy())
+    save_digits_splits()
     with open(os.path.join(out, "config.json"), "w") as f:
         json.dump({"architecture": "DigitsCNN", "dataset": "sklearn.datasets.load_digits", "input_shape": [1, 1, 8, 8],
                    "num_classes": 10, "test_accuracy": round(acc, 4)}, f, indent=2)
@@ -369,6 +372,15 @@ dtype: float32
 }
 
 
+def save_digits_splits():
+    """digits-cnn/test.npz (the 297 test images the accuracy in config.json is measured on) and
+    calibration.npz (the first 128 training images), each with members x and labels."""
+    x, y, train, test = digits_data()
+    out = os.path.join(HERE, "digits-cnn")
+    np.savez(os.path.join(out, "test.npz"), x=x[test].numpy(), labels=y[test].numpy())
+    np.savez(os.path.join(out, "calibration.npz"), x=x[train[:128]].numpy(), labels=y[train[:128]].numpy())
+
+
 def digits_data():
     """sklearn's digits with the digits-cnn sample's split: 297 test images, the rest to train."""
     from sklearn.datasets import load_digits
@@ -442,6 +454,8 @@ if __name__ == "__main__":
     which = sys.argv[1:] or ["digits", "llama", "stats", "merge"]
     if "digits" in which:
         make_digits()
+    elif "digits-data" in which:
+        save_digits_splits()
     if "llama" in which:
         make_llama()
     if "stats" in which:

@@ -3,6 +3,7 @@
 // (tests/tools/make_importance_reference.py).
 #include <QJsonArray>
 #include <QJsonObject>
+#include <QTemporaryDir>
 #include <QTest>
 
 #include <cmath>
@@ -11,6 +12,7 @@
 #include "paramscope/checkpoint.h"
 #include "paramscope/error.h"
 #include "paramscope/importance.h"
+#include "paramscope/writers.h"
 #include "test_paths.h"
 
 using namespace paramscope;
@@ -79,6 +81,45 @@ class TestImportance : public QObject {
           QCOMPARE(got[static_cast<std::size_t>(j)], static_cast<float>(first[j].toDouble()));  // bit-exact in float32
       }
     }
+  }
+
+  // Wanda's norms broadcast against the weight's first two axes: [in] for [out, in] weights,
+  // [d0, 1] for input-major ones (ONNX MatMul), [d0, d1] for grouped convolutions. Weight
+  // w = [[1, -2, 3], [-4, 5, -6]] (or the same six values as a conv weight [2, 1, 3]).
+  void wanda_norm_layouts_data() {
+    QTest::addColumn<std::vector<std::int64_t>>("weight_shape");
+    QTest::addColumn<std::vector<std::int64_t>>("norm_shape");
+    QTest::addColumn<std::vector<float>>("norms");
+    QTest::addColumn<std::vector<float>>("expected");
+    QTest::newRow("[in]") << std::vector<std::int64_t>{2, 3} << std::vector<std::int64_t>{3}
+                          << std::vector<float>{1, 2, 3} << std::vector<float>{1, 4, 9, 4, 10, 18};
+    QTest::newRow("[d0, 1]") << std::vector<std::int64_t>{2, 3} << std::vector<std::int64_t>{2, 1}
+                             << std::vector<float>{10, 100} << std::vector<float>{10, 20, 30, 400, 500, 600};
+    QTest::newRow("[d0, d1]") << std::vector<std::int64_t>{2, 3} << std::vector<std::int64_t>{2, 3}
+                              << std::vector<float>{1, 1, 1, 2, 2, 3}
+                              << std::vector<float>{1, 2, 3, 8, 10, 18};
+    // A conv weight [2, 1, 3] (kernel taps inner): the norm of row o applies to its three taps.
+    QTest::newRow("conv [d0, d1]") << std::vector<std::int64_t>{2, 1, 3} << std::vector<std::int64_t>{2, 1}
+                                   << std::vector<float>{2, 3} << std::vector<float>{2, 4, 6, 12, 15, 18};
+  }
+  void wanda_norm_layouts() {
+    QFETCH(std::vector<std::int64_t>, weight_shape);
+    QFETCH(std::vector<std::int64_t>, norm_shape);
+    QFETCH(std::vector<float>, norms);
+    QFETCH(std::vector<float>, expected);
+    QTemporaryDir dir;
+    const std::vector<float> w{1, -2, 3, -4, 5, -6};
+    const std::string model = dir.filePath("w.safetensors").toStdString(), stats = dir.filePath("s.safetensors").toStdString();
+    write_safetensors(model, {TensorToWrite::from_floats("layer.weight", DType::F32, weight_shape, w)});
+    write_safetensors(stats, {TensorToWrite::from_floats("layer.weight@act_l2", DType::F32, norm_shape, norms)});
+    const Checkpoint m = open_checkpoint(model), st = open_checkpoint(stats);
+    const auto field = make_score_field(m, {0}, CriterionRegistry::builtin().get("wanda"), {nullptr, &st, nullptr, {}});
+    std::vector<float> got(6);
+    field->scores(0, 0, got);
+    QCOMPARE(got, expected);
+    std::vector<float> tail(2);  // from an offset inside a row
+    field->scores(0, 4, tail);
+    QCOMPARE(tail, std::vector<float>(expected.begin() + 4, expected.end()));
   }
 
   void reductions_data() {

@@ -126,6 +126,9 @@ struct TensorSelection {
   bool all_tensors = false;
 };
 
+/// Whether name matches a glob pattern ('*' any run, '?' one character).
+bool glob_match(std::string_view pattern, std::string_view name) noexcept;
+
 /// Indices into checkpoint.tensors(), in checkpoint order. throws Error(Usage) if nothing matches.
 std::vector<std::size_t> select_tensors(const Checkpoint& checkpoint, const TensorSelection& selection);
 

@@ -76,6 +76,27 @@ StridedWalker::StridedWalker(const Dims& shape, std::vector<Dims> strides) {
   strides_ = std::move(st);
 }
 
+void sum_to_shape(const float* src, const Dims& from, float* dst, const Dims& to) {
+  std::int64_t n = 1;
+  for (const auto d : to) n *= d;
+  std::fill(dst, dst + n, 0.0f);
+  const Dims shapes[] = {to};
+  // Operand 0 is the contiguous source; operand 1 the destination read with broadcast strides.
+  const StridedWalker w = broadcast_walker(from, shapes);
+  const std::int64_t run = w.run(), ss = w.run_stride(0), ds = w.run_stride(1);
+  w.for_each([&](const std::int64_t* off) {
+    const float* s = src + off[0];
+    float* d = dst + off[1];
+    if (ds == 0) {
+      float acc = 0;
+      for (std::int64_t i = 0; i < run; ++i) acc += s[i * ss];
+      *d += acc;
+    } else {
+      for (std::int64_t i = 0; i < run; ++i) d[i * ds] += s[i * ss];
+    }
+  });
+}
+
 StridedWalker broadcast_walker(const Dims& out, std::span<const Dims> inputs) {
   std::vector<Dims> strides;
   strides.reserve(inputs.size() + 1);

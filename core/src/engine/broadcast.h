@@ -68,6 +68,11 @@ class StridedWalker {
   std::int64_t run_ = 0;
 };
 
+/// Sums a float32 array of shape `from` over the dimensions that broadcasting added or repeated,
+/// giving `to` (the gradient of an operand that was broadcast from `to` to `from`).
+/// Requires that `to` broadcasts to `from`.
+void sum_to_shape(const float* src, const Dims& from, float* dst, const Dims& to);
+
 /// A walker over `out` for an output written contiguously (operand 0) and inputs of the given
 /// shapes broadcast to it (operands 1..n).
 StridedWalker broadcast_walker(const Dims& out, std::span<const Dims> inputs);

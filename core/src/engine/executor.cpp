@@ -54,8 +54,29 @@ void check_feeds(const Graph& g, const std::map<std::string, Array>& feeds) {
   }
 }
 
+NodeInfo node_info(const Node& n) noexcept {
+  return NodeInfo{n.name, n.op_type, n.inputs, n.outputs};
+}
+
+void rethrow_for_node(const Graph& g, const Node& n) {
+  try {
+    throw;
+  } catch (const Error& e) {
+    if (e.kind() == Error::Kind::Cancelled || e.kind() == Error::Kind::Io) throw;
+    const std::string what = e.what();
+    const std::string label = "node '" + n.name + "' (" + n.op_type + ")";
+    // Array's own errors (a shape that overflows, a type mix-up) say nothing of the node.
+    const std::string named = what.rfind("node '", 0) == 0 ? what : label + ": " + what;
+    throw Error(e.kind() == Error::Kind::Unsupported ? Error::Kind::Unsupported : Error::Kind::BadInput,
+                g.path.string() + ": " + named);
+  } catch (const std::bad_alloc&) {
+    throw Error(Error::Kind::BadInput,
+                g.path.string() + ": node '" + n.name + "' (" + n.op_type + "): not enough memory for its outputs");
+  }
+}
+
 std::vector<Array> execute(const Graph& g, const std::map<std::string, Array>& feeds, const JobControl& control,
-                           ValueMap* keep) {
+                           ValueMap* keep, const ForwardObserver* observe) {
   // Uses left per value; graph outputs hold one extra use so they survive to the end.
   std::unordered_map<std::string, int> uses;
   for (const auto& n : g.nodes)
@@ -82,18 +103,10 @@ std::vector<Array> execute(const Graph& g, const std::map<std::string, Array>& f
       if (out.size() < n.outputs.size())
         ctx.fail("computed " + std::to_string(out.size()) + " outputs, the node lists " +
                  std::to_string(n.outputs.size()));
-    } catch (const Error& e) {
-      if (e.kind() == Error::Kind::Cancelled || e.kind() == Error::Kind::Io) throw;
-      const std::string what = e.what();
-      const std::string label = "node '" + n.name + "' (" + n.op_type + ")";
-      // Array's own errors (a shape that overflows, a type mix-up) say nothing of the node.
-      const std::string named = what.rfind("node '", 0) == 0 ? what : label + ": " + what;
-      throw Error(e.kind() == Error::Kind::Unsupported ? Error::Kind::Unsupported : Error::Kind::BadInput,
-                  g.path.string() + ": " + named);
-    } catch (const std::bad_alloc&) {
-      throw Error(Error::Kind::BadInput,
-                  g.path.string() + ": node '" + n.name + "' (" + n.op_type + "): not enough memory for its outputs");
+    } catch (...) {
+      rethrow_for_node(g, n);
     }
+    if (observe) (*observe)(node_info(n), args, out);
     for (std::size_t i = 0; i < n.outputs.size(); ++i) {
       const std::string& name = n.outputs[i];
       if (name.empty() || (!keep && uses.find(name) == uses.end())) continue;  // nobody reads it

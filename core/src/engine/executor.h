@@ -29,6 +29,13 @@ using ValueMap = std::unordered_map<std::string, Array>;
 /// throws Error(BadInput) or Error(Unsupported) "path: node 'n' (Op): what" when a node fails,
 /// Error(Cancelled) when control's token is cancelled (checked between nodes).
 std::vector<Array> execute(const Graph& g, const std::map<std::string, Array>& feeds, const JobControl& control,
-                           ValueMap* keep = nullptr);
+                           ValueMap* keep = nullptr, const ForwardObserver* observe = nullptr);
+
+/// The public view of a node.
+NodeInfo node_info(const Node& n) noexcept;
+
+/// Rethrows an Error (or bad_alloc) thrown by node n's kernel as one that names the file and the
+/// node; Cancelled and Io errors pass unchanged. Call from a catch block.
+[[noreturn]] void rethrow_for_node(const Graph& g, const Node& n);
 
 }  // namespace paramscope::engine

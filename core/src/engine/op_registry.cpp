@@ -109,6 +109,7 @@ const OpRegistry& OpRegistry::builtin() {
     add_conv_ops(reg);
     add_pool_ops(reg);
     add_norm_ops(reg);
+    add_trilu_ops(reg);
     return reg;
   }();
   return r;

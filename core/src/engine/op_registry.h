@@ -3,6 +3,7 @@
 #pragma once
 
 #include <cstdint>
+#include <optional>
 #include <span>
 #include <string>
 #include <string_view>
@@ -59,11 +60,29 @@ using ForwardFn = std::vector<Array> (*)(const NodeContext& ctx, Inputs in);
 /// Checks a node when the model is loaded (attributes, input counts); may be null.
 using CheckFn = void (*)(const NodeContext& ctx);
 
+/// What a backward rule sees of one node after the forward pass.
+struct BackwardArgs {
+  Inputs in;                               ///< the forward inputs (nullptr: omitted optional)
+  std::span<const Array> out;              ///< the forward outputs, in the node's order
+  std::span<const Array* const> grad_out;  ///< dL/d(output k); nullptr where no gradient flows
+  std::span<const bool> wants;             ///< per input slot: is its gradient needed
+};
+
+/// One entry per input slot: dL/d(input) in the input's shape and type, or nullopt where the
+/// input is not differentiable (indices, shapes, integer data) or not wanted.
+using Grads = std::vector<std::optional<Array>>;
+
+/// The vector-Jacobian product of a node: given dL/d(outputs), dL/d(inputs). Rules may skip
+/// inputs whose `wants` is false. Throws through ctx.fail() like forward.
+using BackwardFn = Grads (*)(const NodeContext& ctx, const BackwardArgs& a);
+
 struct OpDef {
   std::string_view op_type;
   int min_inputs = 1, max_inputs = 1;
   ForwardFn forward = nullptr;
   CheckFn check = nullptr;
+  /// null: the operator has no gradient (a run that needs one is refused, naming the node).
+  BackwardFn backward = nullptr;
 };
 
 class OpRegistry {
@@ -86,6 +105,7 @@ void add_shape_ops(OpRegistry& r);        // Reshape Transpose Concat Split Slic
 void add_linear_ops(OpRegistry& r);       // Gemm MatMul
 void add_conv_ops(OpRegistry& r);         // Conv ConvTranspose
 void add_pool_ops(OpRegistry& r);         // MaxPool AveragePool GlobalAveragePool
+void add_trilu_ops(OpRegistry& r);  // Trilu
 void add_norm_ops(OpRegistry& r);  // BatchNormalization LayerNormalization Softmax LogSoftmax ReduceMean ReduceSum
 
 }  // namespace paramscope::engine

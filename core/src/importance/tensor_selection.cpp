@@ -4,10 +4,9 @@
 #include "paramscope/importance.h"
 
 namespace paramscope {
-namespace {
 
-// '*' matches any run, '?' one character; iterative with backtracking to the last '*'.
-bool glob_match(std::string_view pat, std::string_view s) {
+// Iterative, with backtracking to the last '*'.
+bool glob_match(std::string_view pat, std::string_view s) noexcept {
   std::size_t p = 0, i = 0, star = std::string_view::npos, mark = 0;
   while (i < s.size()) {
     if (p < pat.size() && (pat[p] == '?' || pat[p] == s[i])) {
@@ -26,6 +25,8 @@ bool glob_match(std::string_view pat, std::string_view s) {
   while (p < pat.size() && pat[p] == '*') ++p;
   return p == pat.size();
 }
+
+namespace {
 
 bool any_match(const std::vector<std::string>& pats, const std::string& name) {
   for (const auto& p : pats)

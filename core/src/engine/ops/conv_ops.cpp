@@ -1,14 +1,13 @@
 // Conv and ConvTranspose (float32, 1 to 3 or more spatial axes): im2col / col2im and one matrix
-// product per image and group.
+// product per image and group. The backward rules are in conv_grads.cpp.
+#include "engine/ops/conv_ops.h"
+
 #include <algorithm>
 #include <string>
 
 #include "engine/kernels/buffer.h"
 #include "engine/kernels/gemm.h"
-#include "engine/kernels/im2col.h"
 #include "engine/kernels/window.h"
-#include "engine/op_registry.h"
-#include "paramscope/jobs.h"
 
 namespace paramscope::engine {
 namespace {
@@ -85,36 +84,78 @@ void add_bias(float* y, const float* bias, std::int64_t channels, std::int64_t p
   }
 }
 
-// Splits work over images x groups when there are enough of them for the pool; otherwise runs
-// them in turn and lets each split its own column matrix and product.
-template <class Task>
-void for_each_image_group(ThreadPool& pool, std::int64_t tasks, std::int64_t per_task_cost, Task&& task) {
-  const bool outer = tasks >= pool.threads() && tasks * per_task_cost >= (std::int64_t{1} << 16);
-  if (outer) {
-    pool.parallel_for(static_cast<std::size_t>(tasks), 1, [&](std::size_t begin, std::size_t end) {
-      for (std::size_t t = begin; t < end; ++t) task(static_cast<std::int64_t>(t), false);
-    });
-  } else {
-    for (std::int64_t t = 0; t < tasks; ++t) task(t, true);
-  }
-}
-
-// im2col, split over channel blocks on the pool when the column matrix is large.
-void parallel_im2col(ThreadPool& pool, const ConvGeometry& g, const float* x, float* cols) {
-  const std::int64_t per_channel = g.kernel_size() * g.out_size();
-  if (g.channels < 2 || per_channel * g.channels < (std::int64_t{1} << 16) || pool.threads() <= 1) {
-    kernels::im2col(g, x, cols);
-    return;
-  }
-  pool.parallel_for(static_cast<std::size_t>(g.channels), 1, [&](std::size_t begin, std::size_t end) {
-    ConvGeometry part = g;
-    part.channels = static_cast<std::int64_t>(end - begin);
-    kernels::im2col(part, x + static_cast<std::int64_t>(begin) * g.in_size(),
-                    cols + static_cast<std::int64_t>(begin) * per_channel);
-  });
-}
-
 std::vector<Array> conv(const NodeContext& ctx, Inputs in) {
+  const ConvPlan p = plan_conv(ctx, in);
+  const ConvGeometry& g = p.g;
+  Array y(DType::F32, p.yshape);
+  const std::int64_t mg = p.mg, cg = p.cg, k = cg * g.kernel_size(), pos = g.out_size(), isz = g.in_size();
+  if (y.size() == 0) return {y};
+  const float* x = p.x->data<float>();
+  const float* w = p.w->data<float>();
+  const float* bias = p.b ? p.b->data<float>() : nullptr;
+  float* out = y.data<float>();
+  const bool pointwise = g.is_pointwise();
+  ThreadPool& pool = ctx.pool();
+
+  for_each_image_group(pool, p.n * p.group, mg * k * pos, [&](std::int64_t t, bool split) {
+    const std::int64_t img = t / p.group, grp = t % p.group;
+    const float* xg = x + (img * p.c + grp * cg) * isz;
+    float* yg = out + (img * p.m + grp * mg) * pos;
+    std::unique_ptr<float[]> cols;
+    const float* b = xg;
+    if (!pointwise) {
+      cols = kernels::scratch(k * pos);
+      if (split)
+        parallel_im2col(pool, g, xg, cols.get());
+      else
+        kernels::im2col(g, xg, cols.get());
+      b = cols.get();
+    }
+    const MatRef wa{w + grp * mg * k, k, false}, xb{b, pos, false};
+    if (split)
+      kernels::parallel_gemm(pool, mg, pos, k, 1.0f, wa, xb, 0.0f, yg, pos);
+    else
+      kernels::gemm(mg, pos, k, 1.0f, wa, xb, 0.0f, yg, pos);
+    if (bias) add_bias(yg, bias + grp * mg, mg, pos);
+  });
+  return {y};
+}
+
+std::vector<Array> conv_transpose(const NodeContext& ctx, Inputs in) {
+  const ConvPlan p = plan_conv_transpose(ctx, in);
+  const ConvGeometry& g = p.g;
+  Array y(DType::F32, p.yshape);
+  if (y.size() == 0) return {y};
+  const std::int64_t cg = p.cg, mg = p.mg, k = mg * g.kernel_size(), pin = g.out_size(), pout = g.in_size();
+  const float* x = p.x->data<float>();
+  const float* w = p.w->data<float>();
+  const float* bias = p.b ? p.b->data<float>() : nullptr;
+  float* yd = y.data<float>();
+  ThreadPool& pool = ctx.pool();
+
+  for_each_image_group(pool, p.n * p.group, cg * k * pin, [&](std::int64_t t, bool split) {
+    const std::int64_t img = t / p.group, grp = t % p.group;
+    const float* xg = x + (img * p.c + grp * cg) * pin;
+    float* yg = yd + (img * p.m + grp * mg) * pout;
+    auto cols = kernels::scratch(k * pin);
+    // cols (mg * kernel x positions) = W_g^T (W_g is cg x mg * kernel) * X_g (cg x positions).
+    const MatRef wa{w + grp * cg * k, k, true}, xb{xg, pin, false};
+    if (split)
+      kernels::parallel_gemm(pool, k, pin, cg, 1.0f, wa, xb, 0.0f, cols.get(), pin);
+    else
+      kernels::gemm(k, pin, cg, 1.0f, wa, xb, 0.0f, cols.get(), pin);
+    if (split)
+      parallel_col2im(pool, g, cols.get(), yg);
+    else
+      kernels::col2im(g, cols.get(), yg);
+    if (bias) add_bias(yg, bias + grp * mg, mg, pout);
+  });
+  return {y};
+}
+
+}  // namespace
+
+ConvPlan plan_conv(const NodeContext& ctx, Inputs in) {
   const ConvInputs ci = conv_inputs(ctx, in);
   const std::int64_t m = ci.w.dim(0), cg = ci.c / ci.group;
   if (ci.w.dim(1) != cg)
@@ -126,45 +167,17 @@ std::vector<Array> conv(const NodeContext& ctx, Inputs in) {
     ctx.fail("bias of shape " + shape_string(ci.b->shape()) + " does not have the " + std::to_string(m) +
              " output channels");
   const kernels::Window win = kernels::resolve_window(ctx, kernels::read_window(ctx), ci.in, ci.kernel, false);
-
-  ConvGeometry g{cg, ci.in, win.out, win.kernel, win.stride, win.dilation, win.pad_begin};
-  std::vector<std::int64_t> yshape{ci.n, m};
-  yshape.insert(yshape.end(), win.out.begin(), win.out.end());
-  Array y(DType::F32, yshape);
-  const std::int64_t mg = m / ci.group, k = cg * g.kernel_size(), p = g.out_size(), isz = g.in_size();
-  if (y.size() == 0) return {y};
-  const float* x = ci.x.data<float>();
-  const float* w = ci.w.data<float>();
-  const float* bias = ci.b ? ci.b->data<float>() : nullptr;
-  float* out = y.data<float>();
-  const bool pointwise = g.is_pointwise();
-  ThreadPool& pool = ctx.pool();
-
-  for_each_image_group(pool, ci.n * ci.group, mg * k * p, [&](std::int64_t t, bool split) {
-    const std::int64_t img = t / ci.group, grp = t % ci.group;
-    const float* xg = x + (img * ci.c + grp * cg) * isz;
-    float* yg = out + (img * m + grp * mg) * p;
-    std::unique_ptr<float[]> cols;
-    const float* b = xg;
-    if (!pointwise) {
-      cols = kernels::scratch(k * p);
-      if (split)
-        parallel_im2col(pool, g, xg, cols.get());
-      else
-        kernels::im2col(g, xg, cols.get());
-      b = cols.get();
-    }
-    const MatRef wa{w + grp * mg * k, k, false}, xb{b, p, false};
-    if (split)
-      kernels::parallel_gemm(pool, mg, p, k, 1.0f, wa, xb, 0.0f, yg, p);
-    else
-      kernels::gemm(mg, p, k, 1.0f, wa, xb, 0.0f, yg, p);
-    if (bias) add_bias(yg, bias + grp * mg, mg, p);
-  });
-  return {y};
+  ConvPlan p{&ci.x,        &ci.w,
+             ci.b,         ci.n,
+             ci.c,         m,
+             ci.group,     cg,
+             m / ci.group, ConvGeometry{cg, ci.in, win.out, win.kernel, win.stride, win.dilation, win.pad_begin},
+             {ci.n, m}};
+  p.yshape.insert(p.yshape.end(), win.out.begin(), win.out.end());
+  return p;
 }
 
-std::vector<Array> conv_transpose(const NodeContext& ctx, Inputs in) {
+ConvPlan plan_conv_transpose(const NodeContext& ctx, Inputs in) {
   const ConvInputs ci = conv_inputs(ctx, in);
   if (ci.w.dim(0) != ci.c)
     ctx.fail("weights of shape " + shape_string(ci.w.shape()) + " do not have the input's " + std::to_string(ci.c) +
@@ -211,42 +224,49 @@ std::vector<Array> conv_transpose(const NodeContext& ctx, Inputs in) {
     }
     if (out[d] < 0) ctx.fail("the output would have a negative size on spatial axis " + std::to_string(d));
   }
+  ConvPlan p{&ci.x,    &ci.w,    ci.b, ci.n, ci.c,
+             m,        ci.group, cg,   mg,   ConvGeometry{mg, out, ci.in, ci.kernel, stride, dilation, pad_begin},
+             {ci.n, m}};
+  p.yshape.insert(p.yshape.end(), out.begin(), out.end());
+  return p;
+}
 
-  // col2im's view: the "input" it scatters into is Y, the positions it reads are X's.
-  ConvGeometry g{mg, out, ci.in, ci.kernel, stride, dilation, pad_begin};
-  std::vector<std::int64_t> yshape{ci.n, m};
-  yshape.insert(yshape.end(), out.begin(), out.end());
-  Array y(DType::F32, yshape);
-  if (y.size() == 0) return {y};
-  const std::int64_t k = mg * g.kernel_size(), pin = g.out_size(), pout = g.in_size();
-  const float* x = ci.x.data<float>();
-  const float* w = ci.w.data<float>();
-  const float* bias = ci.b ? ci.b->data<float>() : nullptr;
-  float* yd = y.data<float>();
-  ThreadPool& pool = ctx.pool();
+namespace {
 
-  for_each_image_group(pool, ci.n * ci.group, cg * k * pin, [&](std::int64_t t, bool split) {
-    const std::int64_t img = t / ci.group, grp = t % ci.group;
-    const float* xg = x + (img * ci.c + grp * cg) * pin;
-    float* yg = yd + (img * m + grp * mg) * pout;
-    auto cols = kernels::scratch(k * pin);
-    // cols (mg * kernel x positions) = W_g^T (W_g is cg x mg * kernel) * X_g (cg x positions).
-    const MatRef wa{w + grp * cg * k, k, true}, xb{xg, pin, false};
-    if (split)
-      kernels::parallel_gemm(pool, k, pin, cg, 1.0f, wa, xb, 0.0f, cols.get(), pin);
-    else
-      kernels::gemm(k, pin, cg, 1.0f, wa, xb, 0.0f, cols.get(), pin);
-    kernels::col2im(g, cols.get(), yg);
-    if (bias) add_bias(yg, bias + grp * mg, mg, pout);
+// Runs kernel on channel blocks of g over the pool when the column matrix is large.
+template <class Kernel>
+void by_channel_blocks(ThreadPool& pool, const ConvGeometry& g, Kernel&& kernel) {
+  const std::int64_t per_channel = g.kernel_size() * g.out_size();
+  if (g.channels < 2 || per_channel * g.channels < (std::int64_t{1} << 16) || pool.threads() <= 1) {
+    kernel(g, 0);
+    return;
+  }
+  pool.parallel_for(static_cast<std::size_t>(g.channels), 1, [&](std::size_t begin, std::size_t end) {
+    ConvGeometry part = g;
+    part.channels = static_cast<std::int64_t>(end - begin);
+    kernel(part, static_cast<std::int64_t>(begin));
   });
-  return {y};
 }
 
 }  // namespace
 
+void parallel_im2col(ThreadPool& pool, const ConvGeometry& g, const float* x, float* cols) {
+  const std::int64_t per_channel = g.kernel_size() * g.out_size(), isz = g.in_size();
+  by_channel_blocks(pool, g, [&](const ConvGeometry& part, std::int64_t first) {
+    kernels::im2col(part, x + first * isz, cols + first * per_channel);
+  });
+}
+
+void parallel_col2im(ThreadPool& pool, const ConvGeometry& g, const float* cols, float* x) {
+  const std::int64_t per_channel = g.kernel_size() * g.out_size(), isz = g.in_size();
+  by_channel_blocks(pool, g, [&](const ConvGeometry& part, std::int64_t first) {
+    kernels::col2im(part, cols + first * per_channel, x + first * isz);
+  });
+}
+
 void add_conv_ops(OpRegistry& r) {
-  r.add({"Conv", 2, 3, conv, check_conv});
-  r.add({"ConvTranspose", 2, 3, conv_transpose, check_conv_transpose});
+  r.add({"Conv", 2, 3, conv, check_conv, conv_backward});
+  r.add({"ConvTranspose", 2, 3, conv_transpose, check_conv_transpose, conv_transpose_backward});
 }
 
 }  // namespace paramscope::engine

@@ -7,12 +7,16 @@
 // is registered anyway (default domain, opset-20 semantics with its `approximate` attribute) so
 // that graphs written against opset 20's definition run. Microsoft's com.microsoft Gelu is not
 // accepted: nodes in other domains are refused at load.
+//
+// The backward rules are in elementwise_grads.cpp.
 #include <algorithm>
 #include <cmath>
 #include <limits>
 #include <type_traits>
 
 #include "engine/broadcast.h"
+#include "engine/kernels/vector_math.h"
+#include "engine/ops/elementwise_grads.h"
 #include "engine/ops/op_support.h"
 
 namespace paramscope::engine {
@@ -56,16 +60,17 @@ void same_types(const NodeContext& ctx, const Array& a, const Array& b) {
     ctx.fail("inputs have different types, " + type_text(a.type()) + " and " + type_text(b.type()));
 }
 
-// out[i] = op(a[i], b[i]) over the broadcast shape.
+// out[i] = op(a[i], b[i]) over the broadcast shape (same shapes split over the pool).
 template <class R, class A, class B, class Op>
-Array binary_map(const Array& a, const Array& b, const Dims& shape, Op op) {
+Array binary_map(ThreadPool& pool, const Array& a, const Array& b, const Dims& shape, Op op) {
   Array out(dtype_of<R>(), shape);
   R* o = out.template data<R>();
   const A* x = a.template data<A>();
   const B* y = b.template data<B>();
   if (a.shape() == b.shape()) {
-    const std::int64_t n = out.size();
-    for (std::int64_t i = 0; i < n; ++i) o[i] = op(x[i], y[i]);
+    kernels::parallel_range(pool, out.size(), [&](std::int64_t begin, std::int64_t end) {
+      for (std::int64_t i = begin; i < end; ++i) o[i] = op(x[i], y[i]);
+    });
     return out;
   }
   const Dims in[] = {a.shape(), b.shape()};
@@ -90,14 +95,21 @@ Array binary_map(const Array& a, const Array& b, const Dims& shape, Op op) {
   return out;
 }
 
-template <class T, class Op>
-Array unary_map(const Array& x, Op op) {
+// out = block(x) over contiguous runs, split over the pool: block(const T* x, T* out, n).
+template <class T, class Block>
+Array unary_blocks(ThreadPool& pool, const Array& x, Block block) {
   Array out(x.type(), x.shape());
   const T* p = x.data<T>();
   T* o = out.data<T>();
-  const std::int64_t n = x.size();
-  for (std::int64_t i = 0; i < n; ++i) o[i] = op(p[i]);
+  kernels::parallel_range(pool, x.size(), [&](std::int64_t b, std::int64_t e) { block(p + b, o + b, e - b); });
   return out;
+}
+
+template <class T, class Op>
+Array unary_map(ThreadPool& pool, const Array& x, Op op) {
+  return unary_blocks<T>(pool, x, [&op](const T* p, T* o, std::int64_t n) {
+    for (std::int64_t i = 0; i < n; ++i) o[i] = op(p[i]);
+  });
 }
 
 [[noreturn]] void bad_type(const NodeContext& ctx, DType t, const char* allowed) {
@@ -122,7 +134,7 @@ std::vector<Array> arith(const NodeContext& ctx, Inputs in) {
         for (const T v : b.values<T>())
           if (v == 0) ctx.fail("integer division by zero");
       }
-      out = binary_map<T, T, T>(a, b, shape, [](T x, T y) -> T {
+      out = binary_map<T, T, T>(ctx.pool(), a, b, shape, [](T x, T y) -> T {
         if constexpr (K == Arith::Add) return wrap(x, y, [](auto p, auto q) { return p + q; });
         if constexpr (K == Arith::Sub) return wrap(x, y, [](auto p, auto q) { return p - q; });
         if constexpr (K == Arith::Mul) return wrap(x, y, [](auto p, auto q) { return p * q; });
@@ -133,7 +145,7 @@ std::vector<Array> arith(const NodeContext& ctx, Inputs in) {
         }
       });
     } else {
-      out = binary_map<T, T, T>(a, b, shape, [](T x, T y) -> T {
+      out = binary_map<T, T, T>(ctx.pool(), a, b, shape, [](T x, T y) -> T {
         if constexpr (K == Arith::Add) return x + y;
         if constexpr (K == Arith::Sub) return x - y;
         if constexpr (K == Arith::Mul) return x * y;
@@ -158,13 +170,15 @@ std::vector<Array> pow_op(const NodeContext& ctx, Inputs in) {
     dispatch<PS_FLOAT_TYPES>(a.type(), [&](auto tag) {
       using T = decltype(tag);
       const Array e = b.cast(dtype_of<T>());
-      out = binary_map<T, T, T>(a, e, shape, [](T x, T y) { return static_cast<T>(std::pow(x, y)); });
+      // Squares (exported LayerNorms and losses) skip the slow general pow; x * x is what pow gives.
+      out = binary_map<T, T, T>(ctx.pool(), a, e, shape,
+                                [](T x, T y) { return y == T(2) ? x * x : static_cast<T>(std::pow(x, y)); });
     });
     return {std::move(out)};
   }
   if (a.type() == DType::I32 || a.type() == DType::I64) {
     // Integer powers through double: exact while the result has at most 53 significant bits.
-    const Array r = binary_map<double, double, double>(a.cast(DType::F64), b.cast(DType::F64), shape,
+    const Array r = binary_map<double, double, double>(ctx.pool(), a.cast(DType::F64), b.cast(DType::F64), shape,
                                                        [](double x, double y) { return std::pow(x, y); });
     return {r.cast(a.type())};
   }
@@ -173,11 +187,12 @@ std::vector<Array> pow_op(const NodeContext& ctx, Inputs in) {
 
 // ----------------------------------------------------------------------------- unary math
 
+// F is a block function: F{}(const T* x, T* out, n).
 template <class F>
 std::vector<Array> float_unary(const NodeContext& ctx, Inputs in) {
   const Array& x = *in[0];
   Array out;
-  if (!dispatch<PS_FLOAT_TYPES>(x.type(), [&](auto tag) { out = unary_map<decltype(tag)>(x, F{}); }))
+  if (!dispatch<PS_FLOAT_TYPES>(x.type(), [&](auto tag) { out = unary_blocks<decltype(tag)>(ctx.pool(), x, F{}); }))
     bad_type(ctx, x.type(), "F32 and F64 are");
   return {std::move(out)};
 }
@@ -188,52 +203,55 @@ std::vector<Array> signed_unary(const NodeContext& ctx, Inputs in) {
   const Array& x = *in[0];
   Array out;
   if (!dispatch<float, double, std::int32_t, std::int64_t, std::int8_t, std::int16_t>(
-          x.type(), [&](auto tag) { out = unary_map<decltype(tag)>(x, F{}); }))
+          x.type(), [&](auto tag) { out = unary_map<decltype(tag)>(ctx.pool(), x, F{}); }))
     bad_type(ctx, x.type(), "F32, F64 and signed integers are");
   return {std::move(out)};
 }
 
+// Block functions over contiguous runs; the transcendental ones go through the SIMD kernels.
 struct SqrtF {
   template <class T>
-  T operator()(T v) const {
-    return std::sqrt(v);
+  void operator()(const T* x, T* y, std::int64_t n) const {
+    kernels::sqrt(x, y, n);
   }
 };
 struct ExpF {
   template <class T>
-  T operator()(T v) const {
-    return std::exp(v);
+  void operator()(const T* x, T* y, std::int64_t n) const {
+    kernels::exp(x, y, n);
   }
 };
 struct LogF {
   template <class T>
-  T operator()(T v) const {
-    return std::log(v);
+  void operator()(const T* x, T* y, std::int64_t n) const {
+    kernels::log(x, y, n);
   }
 };
 struct TanhF {
   template <class T>
-  T operator()(T v) const {
-    return std::tanh(v);
+  void operator()(const T* x, T* y, std::int64_t n) const {
+    kernels::tanh(x, y, n);
   }
 };
 struct ErfF {
   template <class T>
-  T operator()(T v) const {
-    return std::erf(v);
+  void operator()(const T* x, T* y, std::int64_t n) const {
+    kernels::erf(x, y, n);
   }
 };
 struct SigmoidF {
   template <class T>
-  T operator()(T v) const {
-    // exp of a large |v| overflows only on the side where the result is 0 or 1 anyway.
-    return v >= 0 ? T(1) / (T(1) + std::exp(-v)) : std::exp(v) / (T(1) + std::exp(v));
+  void operator()(const T* x, T* y, std::int64_t n) const {
+    // Through e = exp(-|x|), which cannot overflow: 1 / (1 + e) for x >= 0, e / (1 + e) below.
+    for (std::int64_t i = 0; i < n; ++i) y[i] = -std::abs(x[i]);
+    kernels::exp(y, y, n);
+    for (std::int64_t i = 0; i < n; ++i) y[i] = (x[i] >= T(0) ? T(1) : y[i]) / (T(1) + y[i]);
   }
 };
 struct HardSwishF {
   template <class T>
-  T operator()(T v) const {
-    return v * std::max(T(0), std::min(T(1), v / T(6) + T(0.5)));
+  void operator()(const T* x, T* y, std::int64_t n) const {
+    for (std::int64_t i = 0; i < n; ++i) y[i] = x[i] * std::max(T(0), std::min(T(1), x[i] / T(6) + T(0.5)));
   }
 };
 struct NegF {
@@ -266,7 +284,7 @@ std::vector<Array> float_unary_with(const NodeContext& ctx, const Array& x, Op o
   Array out;
   if (!dispatch<PS_FLOAT_TYPES>(x.type(), [&](auto tag) {
         using T = decltype(tag);
-        out = unary_map<T>(x, [&](T v) { return static_cast<T>(op(v)); });
+        out = unary_map<T>(ctx.pool(), x, [&](T v) { return static_cast<T>(op(v)); });
       }))
     bad_type(ctx, x.type(), "F32 and F64 are");
   return {std::move(out)};
@@ -293,17 +311,30 @@ void check_gelu(const NodeContext& ctx) {
   if (a != "none" && a != "tanh") ctx.fail("attribute 'approximate' must be \"none\" or \"tanh\", not \"" + a + "\"");
 }
 
-std::vector<Array> gelu(const NodeContext& ctx, Inputs in) {
-  if (ctx.attr_string("approximate", "none") == "tanh")
-    return float_unary_with(ctx, *in[0], [](auto v) {
-      using T = decltype(v);
+// 0.5 x (1 + erf(x / sqrt 2)), or with tanh(sqrt(2 / pi) (x + 0.044715 x^3)) in place of erf.
+struct GeluF {
+  bool tanh = false;
+  template <class T>
+  void operator()(const T* x, T* y, std::int64_t n) const {
+    if (tanh) {
       const T k = static_cast<T>(0.7978845608028654);  // sqrt(2 / pi)
-      return T(0.5) * v * (T(1) + std::tanh(k * (v + T(0.044715) * v * v * v)));
-    });
-  return float_unary_with(ctx, *in[0], [](auto v) {
-    using T = decltype(v);
-    return T(0.5) * v * (T(1) + std::erf(v * static_cast<T>(0.7071067811865476)));
-  });
+      for (std::int64_t i = 0; i < n; ++i) y[i] = k * (x[i] + T(0.044715) * x[i] * x[i] * x[i]);
+      kernels::tanh(y, y, n);
+    } else {
+      for (std::int64_t i = 0; i < n; ++i) y[i] = x[i] * static_cast<T>(0.7071067811865476);
+      kernels::erf(y, y, n);
+    }
+    for (std::int64_t i = 0; i < n; ++i) y[i] = T(0.5) * x[i] * (T(1) + y[i]);
+  }
+};
+
+std::vector<Array> gelu(const NodeContext& ctx, Inputs in) {
+  const Array& x = *in[0];
+  const GeluF f{ctx.attr_string("approximate", "none") == "tanh"};
+  Array out;
+  if (!dispatch<PS_FLOAT_TYPES>(x.type(), [&](auto tag) { out = unary_blocks<decltype(tag)>(ctx.pool(), x, f); }))
+    bad_type(ctx, x.type(), "F32 and F64 are");
+  return {std::move(out)};
 }
 
 // Clip: bounds are attributes before opset 11 (floats only), optional scalar inputs from 11.
@@ -338,7 +369,7 @@ std::vector<Array> clip(const NodeContext& ctx, Inputs in) {
       }
     }
     // min > max gives max everywhere, as the spec says.
-    out = unary_map<T>(x, [lo, hi](T v) { return std::min(std::max(v, lo), hi); });
+    out = unary_map<T>(ctx.pool(), x, [lo, hi](T v) { return std::min(std::max(v, lo), hi); });
   });
   if (!ok) bad_type(ctx, x.type(), "numeric types are");
   return {std::move(out)};
@@ -354,7 +385,7 @@ std::vector<Array> equal(const NodeContext& ctx, Inputs in) {
   Array out;
   if (!dispatch<PS_NUMERIC_TYPES, bool>(a.type(), [&](auto tag) {
         using T = decltype(tag);
-        out = binary_map<bool, T, T>(a, b, shape, [](T x, T y) { return x == y; });
+        out = binary_map<bool, T, T>(ctx.pool(), a, b, shape, [](T x, T y) { return x == y; });
       }))
     bad_type(ctx, a.type(), "numeric types and BOOL are");
   return {std::move(out)};
@@ -400,30 +431,32 @@ std::vector<Array> where(const NodeContext& ctx, Inputs in) {
 }  // namespace
 
 void add_elementwise_ops(OpRegistry& r) {
-  r.add({"Add", 2, 2, arith<Arith::Add>});
-  r.add({"Sub", 2, 2, arith<Arith::Sub>});
-  r.add({"Mul", 2, 2, arith<Arith::Mul>});
-  r.add({"Div", 2, 2, arith<Arith::Div>});
-  r.add({"Pow", 2, 2, pow_op});
-  r.add({"Sqrt", 1, 1, float_unary<SqrtF>});
-  r.add({"Exp", 1, 1, float_unary<ExpF>});
-  r.add({"Log", 1, 1, float_unary<LogF>});
-  r.add({"Tanh", 1, 1, float_unary<TanhF>});
-  r.add({"Erf", 1, 1, float_unary<ErfF>});
-  r.add({"Sigmoid", 1, 1, float_unary<SigmoidF>});
-  r.add({"HardSwish", 1, 1, float_unary<HardSwishF>});
-  r.add({"Neg", 1, 1, signed_unary<NegF>});
-  r.add({"Abs", 1, 1, signed_unary<AbsF>});
-  r.add({"Relu", 1, 1, signed_unary<ReluF>});
-  r.add({"LeakyRelu", 1, 1, leaky_relu, [](const NodeContext& c) { c.attr_float("alpha", 0); }});
-  r.add({"HardSigmoid", 1, 1, hard_sigmoid, [](const NodeContext& c) {
+  r.add({"Add", 2, 2, arith<Arith::Add>, nullptr, add_backward});
+  r.add({"Sub", 2, 2, arith<Arith::Sub>, nullptr, sub_backward});
+  r.add({"Mul", 2, 2, arith<Arith::Mul>, nullptr, mul_backward});
+  r.add({"Div", 2, 2, arith<Arith::Div>, nullptr, div_backward});
+  r.add({"Pow", 2, 2, pow_op, nullptr, pow_backward});
+  r.add({"Sqrt", 1, 1, float_unary<SqrtF>, nullptr, sqrt_backward});
+  r.add({"Exp", 1, 1, float_unary<ExpF>, nullptr, exp_backward});
+  r.add({"Log", 1, 1, float_unary<LogF>, nullptr, log_backward});
+  r.add({"Tanh", 1, 1, float_unary<TanhF>, nullptr, tanh_backward});
+  r.add({"Erf", 1, 1, float_unary<ErfF>, nullptr, erf_backward});
+  r.add({"Sigmoid", 1, 1, float_unary<SigmoidF>, nullptr, sigmoid_backward});
+  r.add({"HardSwish", 1, 1, float_unary<HardSwishF>, nullptr, hard_swish_backward});
+  r.add({"Neg", 1, 1, signed_unary<NegF>, nullptr, neg_backward});
+  r.add({"Abs", 1, 1, signed_unary<AbsF>, nullptr, abs_backward});
+  r.add({"Relu", 1, 1, signed_unary<ReluF>, nullptr, relu_backward});
+  r.add({"LeakyRelu", 1, 1, leaky_relu, [](const NodeContext& c) { c.attr_float("alpha", 0); }, leaky_relu_backward});
+  r.add({"HardSigmoid", 1, 1, hard_sigmoid,
+         [](const NodeContext& c) {
            c.attr_float("alpha", 0);
            c.attr_float("beta", 0);
-         }});
-  r.add({"Gelu", 1, 1, gelu, check_gelu});
-  r.add({"Clip", 1, 3, clip, check_clip});
-  r.add({"Equal", 2, 2, equal});
-  r.add({"Where", 3, 3, where});
+         },
+         hard_sigmoid_backward});
+  r.add({"Gelu", 1, 1, gelu, check_gelu, gelu_backward});
+  r.add({"Clip", 1, 3, clip, check_clip, clip_backward});
+  r.add({"Equal", 2, 2, equal});  // bool output: nothing to differentiate
+  r.add({"Where", 3, 3, where, nullptr, where_backward});
 }
 
 }  // namespace paramscope::engine

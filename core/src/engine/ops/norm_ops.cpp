@@ -1,5 +1,7 @@
 // Normalisations and reductions: BatchNormalization (inference), LayerNormalization, Softmax,
-// LogSoftmax, ReduceMean, ReduceSum.
+// LogSoftmax, ReduceMean, ReduceSum. The backward rules are in norm_grads.cpp.
+#include "engine/ops/norm_ops.h"
+
 #include <algorithm>
 #include <cmath>
 #include <cstdint>
@@ -20,26 +22,6 @@ namespace {
                   " implemented)");
 }
 
-std::int64_t product(const std::vector<std::int64_t>& s, std::size_t from, std::size_t to) {
-  std::int64_t p = 1;
-  for (std::size_t d = from; d < to; ++d) p *= s[d];
-  return p;
-}
-
-// Runs body(begin, end) over [0, n) rows, split over the pool when the work is large.
-template <class Body>
-void for_rows(const NodeContext& ctx, std::int64_t n, std::int64_t row_cost, Body&& body) {
-  if (n > 1 && n * row_cost >= (std::int64_t{1} << 15)) {
-    const auto grain = static_cast<std::size_t>(
-        std::max<std::int64_t>(1, (std::int64_t{1} << 13) / std::max<std::int64_t>(row_cost, 1)));
-    ctx.pool().parallel_for(static_cast<std::size_t>(n), grain, [&](std::size_t b, std::size_t e) {
-      body(static_cast<std::int64_t>(b), static_cast<std::int64_t>(e));
-    });
-  } else {
-    body(0, n);
-  }
-}
-
 // ---- BatchNormalization ----------------------------------------------------------------------
 
 void check_batch_norm(const NodeContext& ctx) {
@@ -58,26 +40,10 @@ void check_batch_norm(const NodeContext& ctx) {
 template <class T>
 Array batch_norm_typed(const NodeContext& ctx, const Array& xa, Inputs in) {
   const std::int64_t c = xa.dim(1);
-  const char* names[] = {"scale", "B", "mean", "var"};
-  std::vector<Array> p;
-  for (std::size_t i = 0; i < 4; ++i) {
-    const Array& a = *in[i + 1];
-    if (a.size() != c || a.rank() != 1)
-      ctx.fail(std::string(names[i]) + " of shape " + shape_string(a.shape()) + " does not have the input's " +
-               std::to_string(c) + " channels");
-    if (a.type() != DType::F32 && a.type() != DType::F64) unsupported_type(ctx, a, "F32 and F64");
-    p.push_back(a.cast(xa.type()));
-  }
-  const float eps = ctx.attr_float("epsilon", 1e-5f);
-  std::vector<T> mul(static_cast<std::size_t>(c)), mean(static_cast<std::size_t>(c)), add(static_cast<std::size_t>(c));
-  for (std::int64_t j = 0; j < c; ++j) {
-    const auto u = static_cast<std::size_t>(j);
-    mul[u] = p[0].data<T>()[j] / std::sqrt(p[3].data<T>()[j] + static_cast<T>(eps));
-    mean[u] = p[2].data<T>()[j];
-    add[u] = p[1].data<T>()[j];
-  }
+  const BatchNormChannels<T> per = batch_norm_channels<T>(ctx, xa, in);
+  const std::vector<T>&mul = per.mul, &mean = per.mean, &add = per.add;
   Array y(xa.type(), xa.shape());
-  const std::int64_t plane = product(xa.shape(), 2, xa.rank());
+  const std::int64_t plane = dims_product(xa.shape(), 2, xa.rank());
   const T* x = xa.data<T>();
   T* yd = y.data<T>();
   for_rows(ctx, xa.dim(0) * c, plane, [&](std::int64_t b, std::int64_t e) {
@@ -136,7 +102,7 @@ std::vector<std::int64_t> broadcast_map(const NodeContext& ctx, const Array& a, 
     stride[d] = ad == 1 ? 0 : s;
     s *= ad;
   }
-  const std::int64_t n = product(block, 0, block.size());
+  const std::int64_t n = dims_product(block, 0, block.size());
   std::vector<std::int64_t> map(static_cast<std::size_t>(n));
   std::vector<std::int64_t> idx(block.size(), 0);
   std::int64_t at = 0;
@@ -160,45 +126,27 @@ void check_layer_norm(const NodeContext& ctx) {
 
 std::vector<Array> layer_norm(const NodeContext& ctx, Inputs in) {
   const Array& xa = *in[0];
-  const Array& scale = *in[1];
   const Array* bias = in.size() > 2 ? in[2] : nullptr;
-  if (xa.type() != DType::F32) unsupported_type(ctx, xa, "F32");
-  if (scale.type() != DType::F32) unsupported_type(ctx, scale, "F32");
-  if (bias && bias->type() != DType::F32) unsupported_type(ctx, *bias, "F32");
-  if (xa.rank() == 0) ctx.fail("input is a scalar");
-  const std::size_t axis = normalize_axis(ctx, ctx.attr_int("axis", -1), xa.rank());
-  const std::vector<std::int64_t> block(xa.shape().begin() + static_cast<std::ptrdiff_t>(axis), xa.shape().end());
-  const std::int64_t outer = product(xa.shape(), 0, axis), inner = product(xa.shape(), axis, xa.rank());
-  const std::vector<std::int64_t> smap = broadcast_map(ctx, scale, block, "Scale");
-  const std::vector<std::int64_t> bmap = bias ? broadcast_map(ctx, *bias, block, "B") : std::vector<std::int64_t>{};
-  const float eps = ctx.attr_float("epsilon", 1e-5f);
-
-  std::vector<std::int64_t> stat_shape(xa.shape().begin(), xa.shape().begin() + static_cast<std::ptrdiff_t>(axis));
-  stat_shape.resize(xa.rank(), 1);
-  Array y(DType::F32, xa.shape()), mean_out(DType::F32, stat_shape), inv_out(DType::F32, stat_shape);
+  const LayerNormPlan p = plan_layer_norm(ctx, in);
+  Array y(DType::F32, xa.shape()), mean_out(DType::F32, p.stat_shape), inv_out(DType::F32, p.stat_shape);
   const float* x = xa.data<float>();
-  const float* sc = scale.data<float>();
+  const float* sc = in[1]->data<float>();
   const float* bi = bias ? bias->data<float>() : nullptr;
   float* yd = y.data<float>();
   float* md = mean_out.data<float>();
   float* id = inv_out.data<float>();
-  for_rows(ctx, outer, inner * 4, [&](std::int64_t b, std::int64_t e) {
+  const std::int64_t inner = p.inner;
+  for_rows(ctx, p.outer, inner * 4, [&](std::int64_t b, std::int64_t e) {
     for (std::int64_t r = b; r < e; ++r) {
       const float* xr = x + r * inner;
       float* yr = yd + r * inner;
-      double sum = 0;
-      for (std::int64_t i = 0; i < inner; ++i) sum += xr[i];
-      const double mean = inner > 0 ? sum / static_cast<double>(inner) : 0.0;
-      double sq = 0;
-      for (std::int64_t i = 0; i < inner; ++i) sq += (xr[i] - mean) * (xr[i] - mean);
-      const double var = inner > 0 ? sq / static_cast<double>(inner) : 0.0;
-      const auto inv = static_cast<float>(1.0 / std::sqrt(var + static_cast<double>(eps)));
-      const auto m = static_cast<float>(mean);
+      float m, inv;
+      layer_norm_stats(xr, inner, p.eps, m, inv);
       md[r] = m;
       id[r] = inv;
       for (std::int64_t i = 0; i < inner; ++i) {
         const auto u = static_cast<std::size_t>(i);
-        yr[i] = (xr[i] - m) * inv * sc[smap[u]] + (bi ? bi[bmap[u]] : 0.0f);
+        yr[i] = (xr[i] - m) * inv * sc[p.smap[u]] + (bi ? bi[p.bmap[u]] : 0.0f);
       }
     }
   });
@@ -212,13 +160,7 @@ std::vector<Array> layer_norm(const NodeContext& ctx, Inputs in) {
 template <bool Log>
 std::vector<Array> softmax(const NodeContext& ctx, Inputs in) {
   const Array& xa = *in[0];
-  if (xa.type() != DType::F32) unsupported_type(ctx, xa, "F32");
-  if (xa.rank() == 0) ctx.fail("input is a scalar");
-  const bool legacy = ctx.opset() < 13;
-  const std::size_t axis = normalize_axis(ctx, ctx.attr_int("axis", legacy ? 1 : -1), xa.rank());
-  const std::int64_t outer = product(xa.shape(), 0, axis);
-  const std::int64_t len = legacy ? product(xa.shape(), axis, xa.rank()) : xa.dim(axis);
-  const std::int64_t inner = legacy ? 1 : product(xa.shape(), axis + 1, xa.rank());
+  const auto [outer, len, inner] = softmax_layout(ctx, xa);
   Array y(DType::F32, xa.shape());
   const float* x = xa.data<float>();
   float* yd = y.data<float>();
@@ -336,23 +278,10 @@ Array reduce_typed(const Array& xa, const std::vector<bool>& reduced, bool keepd
 template <bool Mean>
 std::vector<Array> reduce(const NodeContext& ctx, Inputs in) {
   const Array& xa = *in[0];
-  std::vector<std::int64_t> axes;
-  const bool axes_input = !Mean && ctx.opset() >= 13;
-  if (axes_input) {
-    if (in.size() > 1 && in[1]) {
-      axes = int_values(ctx, *in[1], "axes");
-    }
-  } else {
-    axes = ctx.attr_ints("axes");
-  }
+  const auto axes = reduced_axes(ctx, in);
+  if (!axes) return {xa};
+  const std::vector<bool>& reduced = *axes;
   const bool keepdims = ctx.attr_int("keepdims", 1) == 1;
-  if (axes.empty() && axes_input && ctx.attr_int("noop_with_empty_axes", 0) == 1) return {xa};
-  std::vector<bool> reduced(xa.rank(), axes.empty());
-  for (const std::int64_t a : axes) {
-    const std::size_t d = normalize_axis(ctx, a, xa.rank(), "axes entry");
-    if (reduced[d]) ctx.fail("axes " + shape_string(axes) + " names an axis twice");
-    reduced[d] = true;
-  }
   switch (xa.type()) {
     case DType::F32:
       return {reduce_typed<float, Mean>(xa, reduced, keepdims)};
@@ -369,13 +298,105 @@ std::vector<Array> reduce(const NodeContext& ctx, Inputs in) {
 
 }  // namespace
 
+LayerNormPlan plan_layer_norm(const NodeContext& ctx, Inputs in) {
+  const Array& xa = *in[0];
+  const Array& scale = *in[1];
+  const Array* bias = in.size() > 2 ? in[2] : nullptr;
+  if (xa.type() != DType::F32) unsupported_type(ctx, xa, "F32");
+  if (scale.type() != DType::F32) unsupported_type(ctx, scale, "F32");
+  if (bias && bias->type() != DType::F32) unsupported_type(ctx, *bias, "F32");
+  if (xa.rank() == 0) ctx.fail("input is a scalar");
+  LayerNormPlan p;
+  p.axis = normalize_axis(ctx, ctx.attr_int("axis", -1), xa.rank());
+  const std::vector<std::int64_t> block(xa.shape().begin() + static_cast<std::ptrdiff_t>(p.axis), xa.shape().end());
+  p.outer = dims_product(xa.shape(), 0, p.axis);
+  p.inner = dims_product(xa.shape(), p.axis, xa.rank());
+  p.smap = broadcast_map(ctx, scale, block, "Scale");
+  if (bias) p.bmap = broadcast_map(ctx, *bias, block, "B");
+  p.eps = ctx.attr_float("epsilon", 1e-5f);
+  p.stat_shape.assign(xa.shape().begin(), xa.shape().begin() + static_cast<std::ptrdiff_t>(p.axis));
+  p.stat_shape.resize(xa.rank(), 1);
+  return p;
+}
+
+void layer_norm_stats(const float* row, std::int64_t inner, float eps, float& mean, float& inv) {
+  double sum = 0;
+  for (std::int64_t i = 0; i < inner; ++i) sum += row[i];
+  const double mu = inner > 0 ? sum / static_cast<double>(inner) : 0.0;
+  double sq = 0;
+  for (std::int64_t i = 0; i < inner; ++i) sq += (row[i] - mu) * (row[i] - mu);
+  const double var = inner > 0 ? sq / static_cast<double>(inner) : 0.0;
+  inv = static_cast<float>(1.0 / std::sqrt(var + static_cast<double>(eps)));
+  mean = static_cast<float>(mu);
+}
+
+// Before opset 13 the input is flattened to 2-D at axis (default 1) and normalised over the
+// second dimension; from opset 13 it is normalised along axis (default -1).
+SoftmaxLayout softmax_layout(const NodeContext& ctx, const Array& x) {
+  if (x.type() != DType::F32) unsupported_type(ctx, x, "F32");
+  if (x.rank() == 0) ctx.fail("input is a scalar");
+  const bool legacy = ctx.opset() < 13;
+  const std::size_t axis = normalize_axis(ctx, ctx.attr_int("axis", legacy ? 1 : -1), x.rank());
+  return {dims_product(x.shape(), 0, axis), legacy ? dims_product(x.shape(), axis, x.rank()) : x.dim(axis),
+          legacy ? 1 : dims_product(x.shape(), axis + 1, x.rank())};
+}
+
+template <class T>
+BatchNormChannels<T> batch_norm_channels(const NodeContext& ctx, const Array& x, Inputs in) {
+  if (x.rank() < 2) ctx.fail("input of shape " + shape_string(x.shape()) + " has no channel axis");
+  const std::int64_t c = x.dim(1);
+  const char* names[] = {"scale", "B", "mean", "var"};
+  std::vector<Array> p;
+  for (std::size_t i = 0; i < 4; ++i) {
+    const Array& a = *in[i + 1];
+    if (a.size() != c || a.rank() != 1)
+      ctx.fail(std::string(names[i]) + " of shape " + shape_string(a.shape()) + " does not have the input's " +
+               std::to_string(c) + " channels");
+    if (a.type() != DType::F32 && a.type() != DType::F64) unsupported_type(ctx, a, "F32 and F64");
+    p.push_back(a.cast(x.type()));
+  }
+  const auto eps = static_cast<T>(ctx.attr_float("epsilon", 1e-5f));
+  BatchNormChannels<T> ch;
+  for (std::int64_t j = 0; j < c; ++j) {
+    const T scale = p[0].data<T>()[j], var = p[3].data<T>()[j];
+    ch.scale.push_back(scale);
+    ch.rstd.push_back(T(1) / std::sqrt(var + eps));
+    ch.mul.push_back(scale / std::sqrt(var + eps));
+    ch.mean.push_back(p[2].data<T>()[j]);
+    ch.add.push_back(p[1].data<T>()[j]);
+  }
+  return ch;
+}
+template BatchNormChannels<float> batch_norm_channels(const NodeContext&, const Array&, Inputs);
+template BatchNormChannels<double> batch_norm_channels(const NodeContext&, const Array&, Inputs);
+
+std::optional<std::vector<bool>> reduced_axes(const NodeContext& ctx, Inputs in) {
+  const Array& xa = *in[0];
+  std::vector<std::int64_t> axes;
+  // ReduceSum takes its axes as an input from opset 13 (ReduceMean from 18, beyond the engine).
+  const bool axes_input = ctx.node().op_type == "ReduceSum" && ctx.opset() >= 13;
+  if (axes_input) {
+    if (in.size() > 1 && in[1]) axes = int_values(ctx, *in[1], "axes");
+  } else {
+    axes = ctx.attr_ints("axes");
+  }
+  if (axes.empty() && axes_input && ctx.attr_int("noop_with_empty_axes", 0) == 1) return std::nullopt;
+  std::vector<bool> reduced(xa.rank(), axes.empty());
+  for (const std::int64_t a : axes) {
+    const std::size_t d = normalize_axis(ctx, a, xa.rank(), "axes entry");
+    if (reduced[d]) ctx.fail("axes " + shape_string(axes) + " names an axis twice");
+    reduced[d] = true;
+  }
+  return reduced;
+}
+
 void add_norm_ops(OpRegistry& r) {
-  r.add({"BatchNormalization", 5, 5, batch_norm, check_batch_norm});
-  r.add({"LayerNormalization", 2, 3, layer_norm, check_layer_norm});
-  r.add({"Softmax", 1, 1, softmax<false>, nullptr});
-  r.add({"LogSoftmax", 1, 1, softmax<true>, nullptr});
-  r.add({"ReduceMean", 1, 1, reduce<true>, check_reduce});
-  r.add({"ReduceSum", 1, 2, reduce<false>, check_reduce});
+  r.add({"BatchNormalization", 5, 5, batch_norm, check_batch_norm, batch_norm_backward});
+  r.add({"LayerNormalization", 2, 3, layer_norm, check_layer_norm, layer_norm_backward});
+  r.add({"Softmax", 1, 1, softmax<false>, nullptr, softmax_backward});
+  r.add({"LogSoftmax", 1, 1, softmax<true>, nullptr, log_softmax_backward});
+  r.add({"ReduceMean", 1, 1, reduce<true>, check_reduce, reduce_mean_backward});
+  r.add({"ReduceSum", 1, 2, reduce<false>, check_reduce, reduce_sum_backward});
 }
 
 }  // namespace paramscope::engine

@@ -1,5 +1,5 @@
 // MaxPool (with the optional Indices output), AveragePool and GlobalAveragePool over 1 to 3
-// spatial axes.
+// spatial axes, and their backward rules (which walk the same windows as the forward pass).
 #include <algorithm>
 #include <cmath>
 #include <cstdint>
@@ -10,6 +10,7 @@
 
 #include "engine/kernels/window.h"
 #include "engine/op_registry.h"
+#include "engine/ops/nn_grad_support.h"
 #include "paramscope/jobs.h"
 
 namespace paramscope::engine {
@@ -105,6 +106,49 @@ bool greater(T v, T best) {
     return v > best;
 }
 
+// Visits the windows of one plane in output order: begin(o, o0, o1, o2) for output position o
+// (o0..o2 its coordinates), then tap(i) for every input offset i of the window that lies inside
+// the input (in scan order), then end(o).
+template <class Begin, class Tap, class End>
+void scan_windows(const Pool3& p, Begin&& begin, Tap&& tap, End&& end) {
+  std::int64_t o = 0;
+  for (std::int64_t o0 = 0; o0 < p.out[0]; ++o0)
+    for (std::int64_t o1 = 0; o1 < p.out[1]; ++o1)
+      for (std::int64_t o2 = 0; o2 < p.out[2]; ++o2, ++o) {
+        const auto u0 = static_cast<std::size_t>(o0), u1 = static_cast<std::size_t>(o1),
+                   u2 = static_cast<std::size_t>(o2);
+        begin(o, u0, u1, u2);
+        for (std::int64_t j0 = p.lo[0][u0]; j0 < p.hi[0][u0]; ++j0) {
+          const std::int64_t i0 = p.start[0][u0] + j0 * p.dil[0];
+          for (std::int64_t j1 = p.lo[1][u1]; j1 < p.hi[1][u1]; ++j1) {
+            const std::int64_t i1 = p.start[1][u1] + j1 * p.dil[1];
+            const std::int64_t row = (i0 * p.in[1] + i1) * p.in[2] + p.start[2][u2];
+            for (std::int64_t j2 = p.lo[2][u2]; j2 < p.hi[2][u2]; ++j2) tap(row + j2 * p.dil[2]);
+          }
+        }
+        end(o);
+      }
+}
+
+// Calls hit(o, at) for every output position o of one plane with the plane offset `at` of its
+// window's first maximal element in scan order (-1 for a window without input elements); forward
+// and backward share it, so the gradient goes where the value came from (ties: the first, as
+// PyTorch).
+template <class T, class Hit>
+void scan_max(const T* xp, const Pool3& p, Hit&& hit) {
+  T best{};
+  std::int64_t at = -1;
+  scan_windows(
+      p, [&](std::int64_t, std::size_t, std::size_t, std::size_t) { at = -1; },
+      [&](std::int64_t i) {
+        if (at < 0 || greater(xp[i], best)) {
+          best = xp[i];
+          at = i;
+        }
+      },
+      [&](std::int64_t o) { hit(o, at); });
+}
+
 template <class T>
 std::vector<Array> max_pool_typed(const NodeContext& ctx, const Array& xa, const Pool3& p,
                                   const std::vector<std::int64_t>& yshape, bool want_indices) {
@@ -118,30 +162,17 @@ std::vector<Array> max_pool_typed(const NodeContext& ctx, const Array& xa, const
       std::numeric_limits<T>::has_infinity ? -std::numeric_limits<T>::infinity() : std::numeric_limits<T>::lowest();
   for_each_plane(ctx, xa.dim(0) * xa.dim(1), p.out_size * 4, [&](std::int64_t plane) {
     const T* xp = x + plane * p.in_size;
-    std::int64_t o = plane * p.out_size;
-    for (std::int64_t o0 = 0; o0 < p.out[0]; ++o0)
-      for (std::int64_t o1 = 0; o1 < p.out[1]; ++o1)
-        for (std::int64_t o2 = 0; o2 < p.out[2]; ++o2, ++o) {
-          T best = lowest;
-          std::int64_t at = -1;
-          for (std::int64_t j0 = p.lo[0][o0]; j0 < p.hi[0][o0]; ++j0) {
-            const std::int64_t i0 = p.start[0][o0] + j0 * p.dil[0];
-            for (std::int64_t j1 = p.lo[1][o1]; j1 < p.hi[1][o1]; ++j1) {
-              const std::int64_t i1 = p.start[1][o1] + j1 * p.dil[1];
-              const std::int64_t row = (i0 * p.in[1] + i1) * p.in[2];
-              for (std::int64_t j2 = p.lo[2][o2]; j2 < p.hi[2][o2]; ++j2) {
-                const std::int64_t i2 = p.start[2][o2] + j2 * p.dil[2];
-                const T v = xp[row + i2];
-                if (at < 0 || greater(v, best)) {
-                  best = v;
-                  at = col_major ? i2 * p.in[0] * p.in[1] + i1 * p.in[0] + i0 : row + i2;
-                }
-              }
-            }
-          }
-          yd[o] = best;
-          if (id) id[o] = plane * p.in_size + std::max<std::int64_t>(at, 0);
-        }
+    const std::int64_t first = plane * p.out_size;
+    scan_max(xp, p, [&](std::int64_t o, std::int64_t at) {
+      yd[first + o] = at < 0 ? lowest : xp[at];
+      if (!id) return;
+      std::int64_t index = std::max<std::int64_t>(at, 0);
+      if (col_major && at >= 0) {
+        const std::int64_t i2 = at % p.in[2], i1 = at / p.in[2] % p.in[1], i0 = at / (p.in[1] * p.in[2]);
+        index = i2 * p.in[0] * p.in[1] + i1 * p.in[0] + i0;
+      }
+      id[first + o] = plane * p.in_size + index;
+    });
   });
   if (ctx.node().outputs.size() > 1) return {y, idx};
   return {y};
@@ -167,6 +198,16 @@ std::vector<Array> max_pool(const NodeContext& ctx, Inputs in) {
   }
 }
 
+// The divisor of output (o0, o1, o2): the taps inside the input, or inside input + padding
+// (count_include_pad).
+std::int64_t window_count(const Pool3& p, bool include_pad, std::size_t o0, std::size_t o1, std::size_t o2) {
+  const std::size_t o[kMaxAxes] = {o0, o1, o2};
+  std::int64_t count = 1;
+  for (std::size_t d = 0; d < kMaxAxes; ++d)
+    count *= include_pad ? p.padded_taps[d][o[d]] : p.hi[d][o[d]] - p.lo[d][o[d]];
+  return count;
+}
+
 template <class T>
 Array average_pool_typed(const NodeContext& ctx, const Array& xa, const Pool3& p,
                          const std::vector<std::int64_t>& yshape) {
@@ -176,29 +217,17 @@ Array average_pool_typed(const NodeContext& ctx, const Array& xa, const Pool3& p
   const bool include_pad = ctx.attr_int("count_include_pad", 0) == 1;
   for_each_plane(ctx, xa.dim(0) * xa.dim(1), p.out_size * 4, [&](std::int64_t plane) {
     const T* xp = x + plane * p.in_size;
-    std::int64_t o = plane * p.out_size;
-    for (std::int64_t o0 = 0; o0 < p.out[0]; ++o0)
-      for (std::int64_t o1 = 0; o1 < p.out[1]; ++o1)
-        for (std::int64_t o2 = 0; o2 < p.out[2]; ++o2, ++o) {
-          double sum = 0;
-          for (std::int64_t j0 = p.lo[0][o0]; j0 < p.hi[0][o0]; ++j0) {
-            const std::int64_t i0 = p.start[0][o0] + j0 * p.dil[0];
-            for (std::int64_t j1 = p.lo[1][o1]; j1 < p.hi[1][o1]; ++j1) {
-              const std::int64_t i1 = p.start[1][o1] + j1 * p.dil[1];
-              const std::int64_t row = (i0 * p.in[1] + i1) * p.in[2];
-              for (std::int64_t j2 = p.lo[2][o2]; j2 < p.hi[2][o2]; ++j2)
-                sum += xp[row + p.start[2][o2] + j2 * p.dil[2]];
-            }
-          }
-          // Divide by the taps inside the input, or inside input + padding (count_include_pad).
-          std::int64_t count = 1;
-          for (std::size_t d = 0; d < kMaxAxes; ++d) {
-            const std::int64_t oi = d == 0 ? o0 : d == 1 ? o1 : o2;
-            count *= include_pad ? p.padded_taps[d][static_cast<std::size_t>(oi)]
-                                 : p.hi[d][static_cast<std::size_t>(oi)] - p.lo[d][static_cast<std::size_t>(oi)];
-          }
-          yd[o] = count > 0 ? static_cast<T>(sum / static_cast<double>(count)) : T(0);
-        }
+    T* yp = yd + plane * p.out_size;
+    double sum = 0;
+    std::int64_t count = 0;
+    scan_windows(
+        p,
+        [&](std::int64_t, std::size_t o0, std::size_t o1, std::size_t o2) {
+          sum = 0;
+          count = window_count(p, include_pad, o0, o1, o2);
+        },
+        [&](std::int64_t i) { sum += xp[i]; },
+        [&](std::int64_t o) { yp[o] = count > 0 ? static_cast<T>(sum / static_cast<double>(count)) : T(0); });
   });
   return y;
 }
@@ -249,12 +278,99 @@ std::vector<Array> global_average_pool(const NodeContext& ctx, Inputs in) {
   }
 }
 
+// ---- Backward: dX gathers dY over the windows; each plane of dX is written by one thread ----
+
+// Runs rule<T>() for a float input (F32 or F64: the gradient in the input's type); integer
+// inputs have no gradient.
+template <template <class> class Rule>
+Grads float_rule(const NodeContext& ctx, const BackwardArgs& a) {
+  Grads g(a.in.size());
+  const Array& x = *a.in[0];
+  if (!wanted(a, 0) || (x.type() != DType::F32 && x.type() != DType::F64)) return g;
+  const auto dy = out_grad(ctx, a, 0, x.type());
+  if (!dy) return g;
+  g[0] = x.type() == DType::F32 ? Rule<float>::run(ctx, x, *dy) : Rule<double>::run(ctx, x, *dy);
+  return g;
+}
+
+template <class T>
+struct MaxPoolGrad {
+  static Array run(const NodeContext& ctx, const Array& xa, const Array& dya) {
+    std::vector<std::int64_t> yshape;
+    const Pool3 p = make_pool3(ctx, xa, &yshape);
+    Array dx(xa.type(), xa.shape());
+    const T* x = xa.data<T>();
+    const T* dy = dya.data<T>();
+    T* dxd = dx.data<T>();
+    for_each_plane(ctx, xa.dim(0) * xa.dim(1), p.out_size * 4, [&](std::int64_t plane) {
+      T* dxp = dxd + plane * p.in_size;
+      const T* dyp = dy + plane * p.out_size;
+      scan_max(x + plane * p.in_size, p, [&](std::int64_t o, std::int64_t at) {
+        if (at >= 0) dxp[at] += dyp[o];
+      });
+    });
+    return dx;
+  }
+};
+
+template <class T>
+struct AveragePoolGrad {
+  static Array run(const NodeContext& ctx, const Array& xa, const Array& dya) {
+    std::vector<std::int64_t> yshape;
+    const Pool3 p = make_pool3(ctx, xa, &yshape);
+    const bool include_pad = ctx.attr_int("count_include_pad", 0) == 1;
+    Array dx(xa.type(), xa.shape());
+    const T* dy = dya.data<T>();
+    T* dxd = dx.data<T>();
+    for_each_plane(ctx, xa.dim(0) * xa.dim(1), p.out_size * 4, [&](std::int64_t plane) {
+      T* dxp = dxd + plane * p.in_size;
+      const T* dyp = dy + plane * p.out_size;
+      T share = 0;  // dY / count, the same for every tap of the window
+      scan_windows(
+          p,
+          [&](std::int64_t o, std::size_t o0, std::size_t o1, std::size_t o2) {
+            const std::int64_t count = window_count(p, include_pad, o0, o1, o2);
+            share = count > 0 ? static_cast<T>(dyp[o] / static_cast<T>(count)) : T(0);
+          },
+          [&](std::int64_t i) { dxp[i] += share; }, [](std::int64_t) {});
+    });
+    return dx;
+  }
+};
+
+template <class T>
+struct GlobalAveragePoolGrad {
+  static Array run(const NodeContext& ctx, const Array& xa, const Array& dya) {
+    Array dx(xa.type(), xa.shape());
+    const std::int64_t planes = xa.dim(0) * xa.dim(1);
+    const std::int64_t plane_size = planes == 0 ? 0 : xa.size() / planes;
+    const T* dy = dya.data<T>();
+    T* dxd = dx.data<T>();
+    if (plane_size == 0) return dx;
+    for_each_plane(ctx, planes, plane_size, [&](std::int64_t plane) {
+      const T share = dy[plane] / static_cast<T>(plane_size);
+      std::fill(dxd + plane * plane_size, dxd + (plane + 1) * plane_size, share);
+    });
+    return dx;
+  }
+};
+
+Grads max_pool_backward(const NodeContext& ctx, const BackwardArgs& a) {
+  return float_rule<MaxPoolGrad>(ctx, a);
+}
+Grads average_pool_backward(const NodeContext& ctx, const BackwardArgs& a) {
+  return float_rule<AveragePoolGrad>(ctx, a);
+}
+Grads global_average_pool_backward(const NodeContext& ctx, const BackwardArgs& a) {
+  return float_rule<GlobalAveragePoolGrad>(ctx, a);
+}
+
 }  // namespace
 
 void add_pool_ops(OpRegistry& r) {
-  r.add({"MaxPool", 1, 1, max_pool, check_pool});
-  r.add({"AveragePool", 1, 1, average_pool, check_pool});
-  r.add({"GlobalAveragePool", 1, 1, global_average_pool, nullptr});
+  r.add({"MaxPool", 1, 1, max_pool, check_pool, max_pool_backward});
+  r.add({"AveragePool", 1, 1, average_pool, check_pool, average_pool_backward});
+  r.add({"GlobalAveragePool", 1, 1, global_average_pool, nullptr, global_average_pool_backward});
 }
 
 }  // namespace paramscope::engine

@@ -1,7 +1,7 @@
 // Operators that move values without computing on them (Reshape, Transpose, Slice, Gather...),
 // plus Shape, Cast and the constant makers: the Shape -> Gather -> Unsqueeze -> Concat -> Reshape
 // chains that torch.onnx.export writes run through these on INT64 tensors. Values are copied by
-// element size, so every plain type is accepted.
+// element size, so every plain type is accepted. The backward rules are in shape_grads.cpp.
 #include <algorithm>
 #include <cstring>
 #include <limits>
@@ -9,46 +9,14 @@
 
 #include "engine/broadcast.h"
 #include "engine/ops/op_support.h"
+#include "engine/ops/shape_geometry.h"
+#include "engine/ops/shape_grads.h"
 #include "io/onnx/onnx_types.h"
 
 namespace paramscope::engine {
 namespace {
 
 constexpr int kVariadic = 1 << 20;
-
-// out (contiguous, of out_shape) = src read with the given element strides from element offset.
-template <class T>
-void strided_copy_typed(const Array& src, Array& out, const Dims& strides, std::int64_t offset) {
-  const T* s = reinterpret_cast<const T*>(src.bytes()) + offset;
-  T* o = reinterpret_cast<T*>(out.bytes());
-  const StridedWalker w(out.shape(), {contiguous_strides(out.shape()), strides});
-  const std::int64_t n = w.run(), ss = w.run_stride(1);
-  w.for_each([&](const std::int64_t* off) {
-    if (ss == 1)
-      std::copy(s + off[1], s + off[1] + n, o + off[0]);
-    else
-      for (std::int64_t i = 0; i < n; ++i) o[off[0] + i] = s[off[1] + i * ss];
-  });
-}
-
-Array strided_copy(const Array& src, const Dims& out_shape, const Dims& strides, std::int64_t offset) {
-  Array out(src.type(), out_shape);
-  switch (elem_bytes(src.type())) {
-    case 1:
-      strided_copy_typed<std::uint8_t>(src, out, strides, offset);
-      break;
-    case 2:
-      strided_copy_typed<std::uint16_t>(src, out, strides, offset);
-      break;
-    case 4:
-      strided_copy_typed<std::uint32_t>(src, out, strides, offset);
-      break;
-    default:
-      strided_copy_typed<std::uint64_t>(src, out, strides, offset);
-      break;
-  }
-  return out;
-}
 
 std::int64_t product(const Dims& d, std::size_t from, std::size_t to) {
   std::int64_t p = 1;
@@ -152,20 +120,14 @@ std::vector<Array> unsqueeze(const NodeContext& ctx, Inputs in) {
 
 std::vector<Array> transpose(const NodeContext& ctx, Inputs in) {
   const Array& x = *in[0];
-  std::vector<std::int64_t> perm = ctx.attr_ints("perm");
-  if (perm.empty()) {
-    for (std::size_t i = x.rank(); i-- > 0;) perm.push_back(static_cast<std::int64_t>(i));
-  }
-  if (perm.size() != x.rank())
-    ctx.fail("perm has " + std::to_string(perm.size()) + " entries for an input of rank " + std::to_string(x.rank()));
-  const auto axes = normalized_axes(ctx, perm, x.rank());
+  const auto axes = transpose_axes(ctx, x.rank());
   const Dims src = contiguous_strides(x.shape());
-  Dims shape, strides;
+  StridedView v;
   for (const auto a : axes) {
-    shape.push_back(x.dim(a));
-    strides.push_back(src[a]);
+    v.shape.push_back(x.dim(a));
+    v.strides.push_back(src[a]);
   }
-  return {strided_copy(x, shape, strides, 0)};
+  return {strided_copy(x, v)};
 }
 
 std::vector<Array> expand(const NodeContext& ctx, Inputs in) {
@@ -173,7 +135,7 @@ std::vector<Array> expand(const NodeContext& ctx, Inputs in) {
   const auto target = int_values(ctx, *in[1], "shape");
   const auto shape = broadcast_shapes(x.shape(), target);
   if (!shape) ctx.fail("cannot expand " + shape_string(x.shape()) + " to " + shape_string(target));
-  return {strided_copy(x, *shape, broadcast_strides(x.shape(), *shape), 0)};
+  return {strided_copy(x, {*shape, broadcast_strides(x.shape(), *shape), 0})};
 }
 
 // ----------------------------------------------------------------------------- pieces
@@ -215,28 +177,7 @@ std::vector<Array> concat(const NodeContext& ctx, Inputs in) {
 std::vector<Array> split(const NodeContext& ctx, Inputs in) {
   const Array& x = *in[0];
   const std::size_t axis = normalize_axis(ctx, ctx.attr_int("axis", 0), x.rank());
-  const std::size_t parts = ctx.node().outputs.size();
-  std::vector<std::int64_t> sizes;
-  if (ctx.opset() < 13)
-    sizes = ctx.attr_ints("split");
-  else if (in.size() > 1 && in[1])
-    sizes = int_values(ctx, *in[1], "split");
-  const std::int64_t dim = x.dim(axis);
-  if (sizes.empty()) {
-    if (dim % static_cast<std::int64_t>(parts) != 0)
-      ctx.fail("cannot split dimension " + std::to_string(dim) + " into " + std::to_string(parts) + " equal parts");
-    sizes.assign(parts, dim / static_cast<std::int64_t>(parts));
-  }
-  if (sizes.size() != parts)
-    ctx.fail("split has " + std::to_string(sizes.size()) + " sizes for " + std::to_string(parts) + " outputs");
-  std::int64_t total = 0;
-  for (const auto s : sizes) {
-    if (s < 0 || s > dim) ctx.fail("split size " + std::to_string(s) + " is outside [0, " + std::to_string(dim) + "]");
-    total += s;
-  }
-  if (total != dim)
-    ctx.fail("split sizes add up to " + std::to_string(total) + ", axis " + std::to_string(axis) + " has " +
-             std::to_string(dim));
+  const std::vector<std::int64_t> sizes = split_sizes(ctx, in, axis);
   const std::size_t esize = elem_bytes(x.type());
   const std::int64_t outer = product(x.shape(), 0, axis);
   const auto in_row = static_cast<std::size_t>(product(x.shape(), axis, x.rank())) * esize;
@@ -272,54 +213,7 @@ void check_slice(const NodeContext& ctx) {
 }
 
 std::vector<Array> slice(const NodeContext& ctx, Inputs in) {
-  const Array& x = *in[0];
-  std::vector<std::int64_t> starts, ends, axes, steps;
-  if (ctx.opset() < 10) {
-    starts = ctx.attr_ints("starts");
-    ends = ctx.attr_ints("ends");
-    axes = ctx.attr_ints("axes");
-  } else {
-    starts = int_values(ctx, *in[1], "starts");
-    ends = int_values(ctx, *in[2], "ends");
-    if (in.size() > 3 && in[3]) axes = int_values(ctx, *in[3], "axes");
-    if (in.size() > 4 && in[4]) steps = int_values(ctx, *in[4], "steps");
-  }
-  if (axes.empty())
-    for (std::size_t i = 0; i < starts.size(); ++i) axes.push_back(static_cast<std::int64_t>(i));
-  if (steps.empty()) steps.assign(starts.size(), 1);
-  if (ends.size() != starts.size() || axes.size() != starts.size() || steps.size() != starts.size())
-    ctx.fail("starts, ends, axes and steps have different lengths (" + std::to_string(starts.size()) + ", " +
-             std::to_string(ends.size()) + ", " + std::to_string(axes.size()) + ", " + std::to_string(steps.size()) +
-             ")");
-  const auto norm = normalized_axes(ctx, axes, x.rank());
-  Dims shape = x.shape();
-  const Dims src = contiguous_strides(x.shape());
-  Dims strides = src;
-  std::int64_t offset = 0;
-  for (std::size_t k = 0; k < norm.size(); ++k) {
-    const std::size_t a = norm[k];
-    const std::int64_t dim = x.dim(a), step = steps[k];
-    if (step == 0) ctx.fail("step 0 on axis " + std::to_string(a));
-    // Negative positions count from the end; then clamp as the spec says for each direction.
-    std::int64_t start = starts[k] < 0 ? starts[k] + dim : starts[k];
-    std::int64_t end = ends[k] < 0 ? ends[k] + dim : ends[k];
-    std::int64_t count = 0;
-    if (dim == 0) {
-      // nothing to take
-    } else if (step > 0) {
-      start = std::clamp<std::int64_t>(start, 0, dim);
-      end = std::clamp<std::int64_t>(end, 0, dim);
-      if (end > start) count = (end - start - 1) / step + 1;
-    } else {
-      start = std::clamp<std::int64_t>(start, 0, dim - 1);
-      end = std::clamp<std::int64_t>(end, -1, dim - 1);
-      if (start > end) count = (start - end - 1) / (-step) + 1;
-    }
-    shape[a] = count;
-    strides[a] = src[a] * step;
-    if (count > 0) offset += start * src[a];
-  }
-  return {strided_copy(x, shape, strides, offset)};
+  return {strided_copy(*in[0], slice_view(ctx, in))};
 }
 
 std::vector<Array> gather(const NodeContext& ctx, Inputs in) {
@@ -452,35 +346,127 @@ std::vector<Array> dropout(const NodeContext& ctx, Inputs in) {
 
 }  // namespace
 
+std::vector<std::size_t> transpose_axes(const NodeContext& ctx, std::size_t rank) {
+  std::vector<std::int64_t> perm = ctx.attr_ints("perm");
+  if (perm.empty()) {
+    for (std::size_t i = rank; i-- > 0;) perm.push_back(static_cast<std::int64_t>(i));
+  }
+  if (perm.size() != rank)
+    ctx.fail("perm has " + std::to_string(perm.size()) + " entries for an input of rank " + std::to_string(rank));
+  return normalized_axes(ctx, perm, rank);
+}
+
+std::vector<std::int64_t> split_sizes(const NodeContext& ctx, Inputs in, std::size_t axis) {
+  const std::int64_t dim = in[0]->dim(axis);
+  const std::size_t parts = ctx.node().outputs.size();
+  std::vector<std::int64_t> sizes;
+  if (ctx.opset() < 13)
+    sizes = ctx.attr_ints("split");
+  else if (in.size() > 1 && in[1])
+    sizes = int_values(ctx, *in[1], "split");
+  if (sizes.empty()) {
+    if (dim % static_cast<std::int64_t>(parts) != 0)
+      ctx.fail("cannot split dimension " + std::to_string(dim) + " into " + std::to_string(parts) + " equal parts");
+    sizes.assign(parts, dim / static_cast<std::int64_t>(parts));
+  }
+  if (sizes.size() != parts)
+    ctx.fail("split has " + std::to_string(sizes.size()) + " sizes for " + std::to_string(parts) + " outputs");
+  std::int64_t total = 0;
+  for (const auto s : sizes) {
+    if (s < 0 || s > dim) ctx.fail("split size " + std::to_string(s) + " is outside [0, " + std::to_string(dim) + "]");
+    total += s;
+  }
+  if (total != dim)
+    ctx.fail("split sizes add up to " + std::to_string(total) + ", axis " + std::to_string(axis) + " has " +
+             std::to_string(dim));
+  return sizes;
+}
+
+StridedView slice_view(const NodeContext& ctx, Inputs in) {
+  const Array& x = *in[0];
+  std::vector<std::int64_t> starts, ends, axes, steps;
+  if (ctx.opset() < 10) {
+    starts = ctx.attr_ints("starts");
+    ends = ctx.attr_ints("ends");
+    axes = ctx.attr_ints("axes");
+  } else {
+    starts = int_values(ctx, *in[1], "starts");
+    ends = int_values(ctx, *in[2], "ends");
+    if (in.size() > 3 && in[3]) axes = int_values(ctx, *in[3], "axes");
+    if (in.size() > 4 && in[4]) steps = int_values(ctx, *in[4], "steps");
+  }
+  if (axes.empty())
+    for (std::size_t i = 0; i < starts.size(); ++i) axes.push_back(static_cast<std::int64_t>(i));
+  if (steps.empty()) steps.assign(starts.size(), 1);
+  if (ends.size() != starts.size() || axes.size() != starts.size() || steps.size() != starts.size())
+    ctx.fail("starts, ends, axes and steps have different lengths (" + std::to_string(starts.size()) + ", " +
+             std::to_string(ends.size()) + ", " + std::to_string(axes.size()) + ", " + std::to_string(steps.size()) +
+             ")");
+  const auto norm = normalized_axes(ctx, axes, x.rank());
+  const Dims src = contiguous_strides(x.shape());
+  StridedView v{x.shape(), src, 0};
+  for (std::size_t k = 0; k < norm.size(); ++k) {
+    const std::size_t a = norm[k];
+    const std::int64_t dim = x.dim(a), step = steps[k];
+    if (step == 0) ctx.fail("step 0 on axis " + std::to_string(a));
+    // Negative positions count from the end; then clamp as the spec says for each direction.
+    std::int64_t start = starts[k] < 0 ? starts[k] + dim : starts[k];
+    std::int64_t end = ends[k] < 0 ? ends[k] + dim : ends[k];
+    std::int64_t count = 0;
+    if (dim == 0) {
+      // nothing to take
+    } else if (step > 0) {
+      start = std::clamp<std::int64_t>(start, 0, dim);
+      end = std::clamp<std::int64_t>(end, 0, dim);
+      if (end > start) count = (end - start - 1) / step + 1;
+    } else {
+      start = std::clamp<std::int64_t>(start, 0, dim - 1);
+      end = std::clamp<std::int64_t>(end, -1, dim - 1);
+      if (start > end) count = (start - end - 1) / (-step) + 1;
+    }
+    v.shape[a] = count;
+    v.strides[a] = src[a] * step;
+    if (count > 0) v.offset += start * src[a];
+  }
+  return v;
+}
+
 void add_shape_ops(OpRegistry& r) {
-  r.add({"Reshape", 2, 2, reshape, [](const NodeContext& c) { c.attr_int("allowzero", 0); }});
-  r.add({"Flatten", 1, 1, flatten, [](const NodeContext& c) { c.attr_int("axis", 1); }});
-  r.add({"Squeeze", 1, 2, squeeze, [](const NodeContext& c) { c.attr_ints("axes"); }});
-  r.add({"Unsqueeze", 1, 2, unsqueeze, [](const NodeContext& c) {
+  r.add({"Reshape", 2, 2, reshape, [](const NodeContext& c) { c.attr_int("allowzero", 0); }, reshape_backward});
+  r.add({"Flatten", 1, 1, flatten, [](const NodeContext& c) { c.attr_int("axis", 1); }, reshape_backward});
+  r.add({"Squeeze", 1, 2, squeeze, [](const NodeContext& c) { c.attr_ints("axes"); }, reshape_backward});
+  r.add({"Unsqueeze", 1, 2, unsqueeze,
+         [](const NodeContext& c) {
            if (c.opset() < 13 && c.attr_ints("axes").empty()) c.fail("needs the 'axes' attribute");
            if (c.opset() >= 13 && c.node().inputs.size() < 2) c.fail("needs the axes input from opset 13");
-         }});
-  r.add({"Transpose", 1, 1, transpose, [](const NodeContext& c) { c.attr_ints("perm"); }});
-  r.add({"Expand", 2, 2, expand});
-  r.add({"Concat", 1, kVariadic, concat, [](const NodeContext& c) {
+         },
+         reshape_backward});
+  r.add({"Transpose", 1, 1, transpose, [](const NodeContext& c) { c.attr_ints("perm"); }, transpose_backward});
+  r.add({"Expand", 2, 2, expand, nullptr, expand_backward});
+  r.add({"Concat", 1, kVariadic, concat,
+         [](const NodeContext& c) {
            if (!c.has("axis")) c.fail("needs the 'axis' attribute");
            c.attr_int("axis", 0);
-         }});
-  r.add({"Split", 1, 2, split, [](const NodeContext& c) {
+         },
+         concat_backward});
+  r.add({"Split", 1, 2, split,
+         [](const NodeContext& c) {
            c.attr_int("axis", 0);
            c.attr_ints("split");
-         }});
-  r.add({"Slice", 1, 5, slice, check_slice});
-  r.add({"Gather", 2, 2, gather, [](const NodeContext& c) { c.attr_int("axis", 0); }});
+         },
+         split_backward});
+  r.add({"Slice", 1, 5, slice, check_slice, slice_backward});
+  r.add({"Gather", 2, 2, gather, [](const NodeContext& c) { c.attr_int("axis", 0); }, gather_backward});
+  // Shape, Constant and ConstantOfShape: outputs that are integers or constants, no gradient.
   r.add({"Shape", 1, 1, shape_op, [](const NodeContext& c) {
            c.attr_int("start", 0);
            c.attr_int("end", 0);
          }});
-  r.add({"Cast", 1, 1, cast, [](const NodeContext& c) { cast_target(c); }});
+  r.add({"Cast", 1, 1, cast, [](const NodeContext& c) { cast_target(c); }, cast_backward});
   r.add({"Constant", 0, 0, constant, check_constant});
   r.add({"ConstantOfShape", 1, 1, constant_of_shape, check_constant_of_shape});
-  r.add({"Identity", 1, 1, identity});
-  r.add({"Dropout", 1, 3, dropout, [](const NodeContext& c) { c.attr_float("ratio", 0.5f); }});
+  r.add({"Identity", 1, 1, identity, nullptr, reshape_backward});
+  r.add({"Dropout", 1, 3, dropout, [](const NodeContext& c) { c.attr_float("ratio", 0.5f); }, reshape_backward});
 }
 
 }  // namespace paramscope::engine

@@ -11,23 +11,31 @@ namespace {
 
 // Wanda: |W_ij| * ||X_j||_2, X_j the j-th input feature over all calibration tokens. For a conv
 // weight [out, in, kh, kw] the input feature is the input channel, shared by its kernel taps.
+// The norms broadcast against the weight's first two axes: [d1] (one per input column, the
+// [out, in] layout), [d0, 1] (weights stored [in, out], as ONNX MatMul), or [d0, d1] (grouped
+// convolutions, where each output channel reads its own group's channels).
 class WandaScorer final : public TensorScorer {
  public:
-  WandaScorer(std::vector<float> norms, std::int64_t inner) : norms_(std::move(norms)), inner_(inner) {}
+  WandaScorer(std::vector<float> norms, std::int64_t rows_step, std::int64_t cols, std::int64_t col_step,
+              std::int64_t inner)
+      : norms_(std::move(norms)), rows_step_(rows_step), cols_(cols), col_step_(col_step), inner_(inner) {}
   void score(std::int64_t first, std::span<const float> w, std::span<float> out) const override {
-    const auto in = static_cast<std::int64_t>(norms_.size());
-    std::int64_t j = (first / inner_) % in, k = first % inner_;
+    std::int64_t row = first / (inner_ * cols_), j = (first / inner_) % cols_, k = first % inner_;
     for (std::size_t i = 0; i < w.size(); ++i) {
-      out[i] = std::fabs(w[i]) * norms_[static_cast<std::size_t>(j)];
+      out[i] = std::fabs(w[i]) * norms_[static_cast<std::size_t>(row * rows_step_ + j * col_step_)];
       if (++k == inner_) {
         k = 0;
-        if (++j == in) j = 0;
+        if (++j == cols_) {
+          j = 0;
+          ++row;
+        }
       }
     }
   }
 
  private:
   std::vector<float> norms_;
+  std::int64_t rows_step_, cols_, col_step_;  // norm index = row * rows_step + column * col_step
   std::int64_t inner_;  // elements per input feature within a row (kh * kw; 1 for Linear)
 };
 
@@ -73,10 +81,12 @@ class Wanda final : public Criterion {
   }
   std::unique_ptr<TensorScorer> scorer(const Tensor& w, const CriterionInputs& in) const override {
     if (w.shape().size() < 2) throw usage_error("criterion wanda: '" + w.name() + "' has no input dimension");
-    const Tensor& a = stats_tensor(w, in.stats, "act_l2", {w.shape()[1]}, info().name);
+    const std::int64_t d0 = w.shape()[0], d1 = w.shape()[1];
+    const Tensor& a = stats_tensor(w, in.stats, "act_l2", {{d1}, {d0, 1}, {d0, d1}}, info().name);
     std::int64_t inner = 1;
     for (std::size_t d = 2; d < w.shape().size(); ++d) inner *= w.shape()[d];
-    return std::make_unique<WandaScorer>(a.to_f32(), inner);
+    const bool per_row = a.shape().size() == 2, per_col = a.shape().back() == d1;
+    return std::make_unique<WandaScorer>(a.to_f32(), per_row ? a.shape()[1] : 0, d1, per_col ? 1 : 0, inner);
   }
 };
 
@@ -118,7 +128,7 @@ class GradCriterion final : public Criterion {
   }
   std::unique_ptr<TensorScorer> scorer(const Tensor& w, const CriterionInputs& in) const override {
     const bool taylor = Form == GradForm::Taylor;
-    const Tensor& g = stats_tensor(w, in.stats, taylor ? "grad" : "grad_sq", w.shape(), info().name);
+    const Tensor& g = stats_tensor(w, in.stats, taylor ? "grad" : "grad_sq", {w.shape()}, info().name);
     const float scale = taylor ? 1.0f : static_cast<float>(inverse_samples(*in.stats));
     return std::make_unique<GradScorer>(g, Form, scale);
   }

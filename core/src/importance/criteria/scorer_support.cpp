@@ -1,3 +1,4 @@
+#include <algorithm>
 #include "importance/criteria/scorer_support.h"
 
 #include <charconv>
@@ -24,8 +25,8 @@ const Tensor& base_tensor(const Tensor& weight, const CriterionInputs& in, const
   return *b;
 }
 
-const Tensor& stats_tensor(const Tensor& weight, const Checkpoint* stats, const std::string& kind, const Shape& shape,
-                           const std::string& criterion) {
+const Tensor& stats_tensor(const Tensor& weight, const Checkpoint* stats, const std::string& kind,
+                           const std::vector<Shape>& accepted, const std::string& criterion) {
   if (!stats)
     throw usage_error("criterion " + criterion + " needs a statistics file (--stats) with '<weight>@" + kind +
                       "' tensors");
@@ -33,9 +34,11 @@ const Tensor& stats_tensor(const Tensor& weight, const Checkpoint* stats, const 
   const Tensor* t = stats->find(name);
   if (!t)
     throw usage_error(stats->path().string() + ": no statistics tensor '" + name + "' (criterion " + criterion + ")");
-  if (t->shape() != shape)
-    throw usage_error(stats->path().string() + ": '" + name + "' is " + shape_string(t->shape()) + ", expected " +
-                      shape_string(shape));
+  if (std::find(accepted.begin(), accepted.end(), t->shape()) == accepted.end()) {
+    std::string want;
+    for (const auto& s : accepted) want += (want.empty() ? "" : " or ") + shape_string(s);
+    throw usage_error(stats->path().string() + ": '" + name + "' is " + shape_string(t->shape()) + ", expected " + want);
+  }
   return *t;
 }
 

@@ -19,7 +19,7 @@ const Tensor& base_tensor(const Tensor& weight, const CriterionInputs& in, const
 
 /// The statistics tensor "<weight>@<kind>" with the given shape. throws Error(Usage) if the
 /// statistics file is missing, lacks it, or its shape differs.
-const Tensor& stats_tensor(const Tensor& weight, const Checkpoint* stats, const std::string& kind, const Shape& shape,
+const Tensor& stats_tensor(const Tensor& weight, const Checkpoint* stats, const std::string& kind, const std::vector<Shape>& accepted,
                            const std::string& criterion);
 
 /// 1 / the "samples" count of a statistics file's metadata (1 when absent), to turn sums into means.

@@ -1,0 +1,51 @@
+#include <cmath>
+
+#include "engine/classification_loss.h"
+#include "engine/classifier_run.h"
+#include "paramscope/calibration.h"
+#include "paramscope/error.h"
+
+namespace paramscope::engine {
+
+EvalResult evaluate(const Model& model, const SampleSet& data, const ClassifierOptions& options,
+                    const JobControl& control) {
+  const ClassifierPorts ports = resolve_ports(model, options);
+  if (!data.labels) throw usage_error(data.source + ": no labels to evaluate against");
+  if (data.labels->type() != DType::I64 || data.labels->rank() == 0 || data.labels->dim(0) != data.count)
+    throw usage_error(data.source + ": the labels must be I64 with one row per sample (" + std::to_string(data.count) +
+                      ")");
+  if (data.count < 1) throw usage_error(data.source + ": no samples");
+  const JobControl cancel_only{control.cancel, {}};
+  std::vector<LossTerms> group(static_cast<std::size_t>(std::max(1, ThreadPool::global().threads())));
+  EvalResult r;
+  double loss = 0;
+  const auto work = [&](std::int64_t index, std::int64_t first, std::int64_t n) {
+    Array x = data.read(first, n);
+    if (x.rank() == 0 || x.dim(0) != n)
+      throw Error(Error::Kind::BadInput, data.source + ": samples read as " + shape_string(x.shape()));
+    const auto outs = model.run({{ports.input, std::move(x)}}, cancel_only);
+    group[static_cast<std::size_t>(index) % group.size()] =
+        cross_entropy(outs[ports.output], options.kind, label_rows(*data.labels, first, n), first, false);
+  };
+  const auto combine = [&](std::int64_t index) {
+    LossTerms& t = group[static_cast<std::size_t>(index) % group.size()];
+    r.positions += t.positions;
+    r.correct += t.correct;
+    r.top5 += t.top5;
+    loss += t.loss_sum;
+    if (t.classes <= 100) {
+      const auto c = static_cast<std::size_t>(t.classes);
+      if (r.confusion.empty()) r.confusion.assign(c, std::vector<std::int64_t>(c, 0));
+      for (std::size_t i = 0; i < t.labels.size(); ++i)
+        if (t.labels[i] >= 0)
+          ++r.confusion[static_cast<std::size_t>(t.labels[i])][static_cast<std::size_t>(t.predicted[i])];
+    }
+    t = LossTerms{};
+  };
+  for_each_batch(data.count, options.batch, control, work, combine);
+  r.samples = data.count;
+  r.mean_loss = r.positions > 0 ? loss / static_cast<double>(r.positions) : NAN;
+  return r;
+}
+
+}  // namespace paramscope::engine
