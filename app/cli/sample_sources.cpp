@@ -1,6 +1,5 @@
 #include "sample_sources.h"
 
-#include <cstring>
 #include <filesystem>
 
 #include "paramscope/error.h"
@@ -29,16 +28,6 @@ Array as_labels(const Array& a, const std::string& source) {
   return a.cast(DType::I64);
 }
 
-// Rows [first, first + n) of a [N, ...] array.
-Array rows(const Array& a, std::int64_t first, std::int64_t n) {
-  std::vector<std::int64_t> shape = a.shape();
-  shape[0] = n;
-  Array out(a.type(), shape);
-  const std::size_t row = a.dim(0) == 0 ? 0 : a.byte_size() / static_cast<std::size_t>(a.dim(0));
-  std::memcpy(out.bytes(), a.bytes() + static_cast<std::size_t>(first) * row, static_cast<std::size_t>(n) * row);
-  return out;
-}
-
 engine::SampleSet from_array(Array x, std::optional<Array> labels, const engine::ValueInfo& in, std::string source) {
   if (x.type() != in.type) {
     if (!dtype_info(x.type()).is_float || !dtype_info(in.type).is_float)
@@ -52,7 +41,7 @@ engine::SampleSet from_array(Array x, std::optional<Array> labels, const engine:
   s.count = x.dim(0);
   s.labels = std::move(labels);
   s.source = source;
-  s.read = [x = std::move(x)](std::int64_t first, std::int64_t n) { return rows(x, first, n); };
+  s.read = [x = std::move(x)](std::int64_t first, std::int64_t n) { return x.rows(first, n); };
   return s;
 }
 
@@ -138,7 +127,8 @@ engine::SampleSet open_samples(const SampleOptions& o, const engine::Model& mode
     if (!x) {
       std::string names;
       for (const auto& [name, a] : members) names += (names.empty() ? "" : ", ") + name;
-      throw usage_error(o.data + ": no member named '" + in.name + "', x, inputs, images or data (it holds " + names + ")");
+      throw usage_error(o.data + ": no member named '" + in.name + "', x, inputs, images or data (it holds " + names +
+                        ")");
     }
     for (const char* key : {"labels", "label", "y", "targets"})
       for (const auto& [name, a] : members)
@@ -153,7 +143,7 @@ engine::SampleSet open_samples(const SampleOptions& o, const engine::Model& mode
                       " labels for " + std::to_string(s.count) + " samples");
   if (o.limit > 0 && o.limit < s.count) {
     s.count = o.limit;
-    if (s.labels) s.labels = rows(*s.labels, 0, o.limit);
+    if (s.labels) s.labels = s.labels->rows(0, o.limit);
   }
   return s;
 }

@@ -120,6 +120,9 @@ class Array {
   Array reshaped(std::vector<std::int64_t> shape) const;
   /// A copy with its own data.
   Array clone() const;
+  /// A copy of rows [first, first + n) of the first axis (samples of a batch). throws
+  /// Error(Usage) for a scalar or a range outside the first axis.
+  Array rows(std::int64_t first, std::int64_t n) const;
   /// Values converted to another plain type (float to integer truncates toward zero, as ONNX's
   /// Cast; to BOOL is "!= 0"). Returns *this when the type is already `type`.
   Array cast(DType type) const;

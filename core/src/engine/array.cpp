@@ -225,6 +225,20 @@ Array Array::clone() const {
   return a;
 }
 
+Array Array::rows(std::int64_t first, std::int64_t n) const {
+  if (shape_.empty() || first < 0 || n < 0 || first > shape_[0] - n)
+    throw usage_error("rows " + std::to_string(first) + " + " + std::to_string(n) + " of an array of shape " +
+                      shape_string(shape_));
+  std::vector<std::int64_t> shape = shape_;
+  shape[0] = n;
+  Array out(type_, std::move(shape));
+  const std::size_t row = shape_[0] == 0 ? 0 : byte_size() / static_cast<std::size_t>(shape_[0]);
+  if (n > 0 && row > 0)
+    std::memcpy(out.data_.get(), data_.get() + static_cast<std::size_t>(first) * row,
+                static_cast<std::size_t>(n) * row);
+  return out;
+}
+
 Array Array::cast(DType type) const {
   if (type == type_) return *this;
   Array out(type, shape_);

@@ -18,9 +18,12 @@ namespace {
 // Weights whose gradients are gathered by default: the parameters of the layers pruning and
 // merging act on (Gemm, MatMul, Conv, ConvTranspose weights and biases, normalisation affines).
 std::vector<std::string> gradient_targets(const Graph& g, const std::function<bool(const std::string&)>& select) {
-  static const std::map<std::string, std::set<std::size_t>> slots{
-      {"Gemm", {0, 1, 2}},          {"MatMul", {0, 1}},          {"Conv", {1, 2}}, {"ConvTranspose", {1, 2}},
-      {"BatchNormalization", {1, 2}}, {"LayerNormalization", {1, 2}}};
+  static const std::map<std::string, std::set<std::size_t>> slots{{"Gemm", {0, 1, 2}},
+                                                                  {"MatMul", {0, 1}},
+                                                                  {"Conv", {1, 2}},
+                                                                  {"ConvTranspose", {1, 2}},
+                                                                  {"BatchNormalization", {1, 2}},
+                                                                  {"LayerNormalization", {1, 2}}};
   std::vector<std::string> out;
   std::set<std::string> seen;
   for (const Node& n : g.nodes) {
@@ -37,22 +40,6 @@ std::vector<std::string> gradient_targets(const Graph& g, const std::function<bo
   return out;
 }
 
-void check_labels(const SampleSet& data) {
-  if (!data.labels) return;
-  if (data.labels->type() != DType::I64 || data.labels->rank() == 0 || data.labels->dim(0) != data.count)
-    throw usage_error(data.source + ": the labels must be I64 with one row per sample (" + std::to_string(data.count) +
-                      "), not " + std::string(dtype_name(data.labels->type())) + " " +
-                      shape_string(data.labels->shape()));
-}
-
-Array read_batch(const SampleSet& data, std::int64_t first, std::int64_t n) {
-  Array x = data.read(first, n);
-  if (x.rank() == 0 || x.dim(0) != n)
-    throw Error(Error::Kind::BadInput, data.source + ": samples " + std::to_string(first) + ".." +
-                                           std::to_string(first + n - 1) + " read as " + shape_string(x.shape()));
-  return x;
-}
-
 struct BatchResult {
   std::optional<ActivationSums> acts;
   std::map<std::string, Array> grads;
@@ -66,8 +53,7 @@ CalibrationResult calibrate(const Model& model, const SampleSet& data, const Cal
                             const JobControl& control) {
   const Graph& g = graph_of(model);
   const ClassifierPorts ports = resolve_ports(model, options);
-  check_labels(data);
-  if (data.count < 1) throw usage_error(data.source + ": no samples");
+  check_samples(data);
   const auto sites = options.activations ? activation_sites(g, options.select) : std::vector<ActivationSite>{};
   const auto targets = options.gradients ? gradient_targets(g, options.select) : std::vector<std::string>{};
   if (sites.empty() && targets.empty())
@@ -90,7 +76,7 @@ CalibrationResult calibrate(const Model& model, const SampleSet& data, const Cal
     r = BatchResult{};
     r.acts.emplace(&sites);
     const std::map<std::string, Array> feeds{{ports.input, read_batch(data, first, n)}};
-    const auto labels = data.labels ? std::optional<Array>(label_rows(*data.labels, first, n)) : std::nullopt;
+    const auto labels = data.labels ? std::optional<Array>(data.labels->rows(first, n)) : std::nullopt;
     if (!targets.empty()) {
       const Pass pass = model.forward(feeds, cancel_only);
       for (std::size_t i = 0; i < sites.size(); ++i) r.acts->add(i, pass.value(sites[i].data));
@@ -158,8 +144,8 @@ void write_statistics(const std::filesystem::path& path, const CalibrationResult
                       const CalibrationOptions& options) {
   std::vector<TensorToWrite> tensors;
   for (const auto& [name, a] : result.stats) {
-    tensors.push_back(TensorToWrite::from_bytes(name, DType::F32, a.shape(),
-                                                std::span<const std::byte>(a.bytes(), a.byte_size())));
+    tensors.push_back(
+        TensorToWrite::from_bytes(name, DType::F32, a.shape(), std::span<const std::byte>(a.bytes(), a.byte_size())));
   }
   const char* kind = options.kind == OutputKind::Logits          ? "logits"
                      : options.kind == OutputKind::Probabilities ? "probabilities"

@@ -2,22 +2,11 @@
 
 #include <algorithm>
 #include <cmath>
-#include <cstring>
 #include <limits>
 
 #include "paramscope/error.h"
 
 namespace paramscope::engine {
-
-Array label_rows(const Array& labels, std::int64_t first, std::int64_t n) {
-  std::vector<std::int64_t> shape = labels.shape();
-  const std::int64_t per = labels.dim(0) == 0 ? 0 : labels.size() / labels.dim(0);
-  shape[0] = n;
-  Array out(DType::I64, shape);
-  std::memcpy(out.data<std::int64_t>(), labels.data<std::int64_t>() + first * per,
-              static_cast<std::size_t>(n * per) * sizeof(std::int64_t));
-  return out;
-}
 
 LossTerms cross_entropy(const Array& scores, OutputKind kind, const std::optional<Array>& labels,
                         std::int64_t first_sample, bool with_seed) {
@@ -37,9 +26,14 @@ LossTerms cross_entropy(const Array& scores, OutputKind kind, const std::optiona
   t.classes = classes;
   t.predicted.resize(static_cast<std::size_t>(rows));
   t.labels.resize(static_cast<std::size_t>(rows));
+  // The seed is d(mean loss)/d(score): count the labelled positions first.
+  std::int64_t labelled = rows;
+  if (labels)
+    labelled = std::count_if(labels->values<std::int64_t>().begin(), labels->values<std::int64_t>().end(),
+                             [](std::int64_t y) { return y >= 0; });
+  const double inv = labelled > 0 ? 1.0 / static_cast<double>(labelled) : 0.0;
   if (with_seed) t.seed = Array(DType::F32, scores.shape());
   const float* s = scores.data<float>();
-  std::vector<double> logp(static_cast<std::size_t>(classes));
   for (std::int64_t r = 0; r < rows; ++r) {
     const float* row = s + r * classes;
     std::int64_t best = 0;
@@ -48,7 +42,7 @@ LossTerms cross_entropy(const Array& scores, OutputKind kind, const std::optiona
     t.predicted[static_cast<std::size_t>(r)] = best;
     const std::int64_t y = labels ? labels->data<std::int64_t>()[r] : best;
     t.labels[static_cast<std::size_t>(r)] = y < 0 ? -1 : y;
-    if (y < 0) continue;
+    if (y < 0) continue;  // ignored: no loss, no gradient
     if (y >= classes)
       throw usage_error("sample " + std::to_string(first_sample + r / per_sample) + ": label " + std::to_string(y) +
                         " is not a class of the model's " + std::to_string(classes));
@@ -57,42 +51,23 @@ LossTerms cross_entropy(const Array& scores, OutputKind kind, const std::optiona
     std::int64_t above = 0;
     for (std::int64_t c = 0; c < classes; ++c) above += row[c] > row[y];
     t.top5 += above < 5;
-    double lse = 0;
+    const double v = row[y];
+    float* gr = with_seed ? t.seed->data<float>() + r * classes : nullptr;
     if (kind == OutputKind::Logits) {
-      double m = -std::numeric_limits<double>::infinity();
+      double m = -std::numeric_limits<double>::infinity(), sum = 0;
       for (std::int64_t c = 0; c < classes; ++c) m = std::max(m, static_cast<double>(row[c]));
-      double sum = 0;
       for (std::int64_t c = 0; c < classes; ++c) sum += std::exp(row[c] - m);
-      lse = m + std::log(sum);
-    }
-    for (std::int64_t c = 0; c < classes; ++c) {
-      const double v = row[c];
-      logp[static_cast<std::size_t>(c)] = kind == OutputKind::Logits          ? v - lse
-                                          : kind == OutputKind::Probabilities ? std::log(std::max(v, 1e-30))
-                                                                              : v;
-    }
-    t.loss_sum -= logp[static_cast<std::size_t>(y)];
-  }
-  if (with_seed && t.positions > 0) {
-    // d(mean loss)/d(score); positions with an ignored label get none.
-    const double inv = 1.0 / static_cast<double>(t.positions);
-    float* g = t.seed->data<float>();
-    for (std::int64_t r = 0; r < rows; ++r) {
-      const std::int64_t y = t.labels[static_cast<std::size_t>(r)];
-      if (y < 0) continue;
-      const float* row = s + r * classes;
-      float* gr = g + r * classes;
-      if (kind == OutputKind::Logits) {
-        double m = -std::numeric_limits<double>::infinity(), sum = 0;
-        for (std::int64_t c = 0; c < classes; ++c) m = std::max(m, static_cast<double>(row[c]));
-        for (std::int64_t c = 0; c < classes; ++c) sum += std::exp(row[c] - m);
+      const double lse = m + std::log(sum);
+      t.loss_sum -= v - lse;
+      if (gr)
         for (std::int64_t c = 0; c < classes; ++c)
-          gr[c] = static_cast<float>((std::exp(row[c] - m) / sum - (c == y ? 1.0 : 0.0)) * inv);
-      } else if (kind == OutputKind::Probabilities) {
-        gr[y] = static_cast<float>(-inv / std::max(static_cast<double>(row[y]), 1e-30));
-      } else {
-        gr[y] = static_cast<float>(-inv);
-      }
+          gr[c] = static_cast<float>((std::exp(row[c] - lse) - (c == y ? 1.0 : 0.0)) * inv);
+    } else if (kind == OutputKind::Probabilities) {
+      t.loss_sum -= std::log(std::max(v, 1e-30));
+      if (gr) gr[y] = static_cast<float>(-inv / std::max(v, 1e-30));
+    } else {
+      t.loss_sum -= v;
+      if (gr) gr[y] = static_cast<float>(-inv);
     }
   }
   return t;

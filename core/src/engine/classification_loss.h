@@ -11,13 +11,13 @@
 namespace paramscope::engine {
 
 struct LossTerms {
-  double loss_sum = 0;          ///< summed over labelled positions
-  std::int64_t positions = 0;   ///< labelled positions
+  double loss_sum = 0;         ///< summed over labelled positions
+  std::int64_t positions = 0;  ///< labelled positions
   std::int64_t classes = 0;
-  std::int64_t correct = 0;     ///< argmax == label
-  std::int64_t top5 = 0;        ///< label among the five highest
+  std::int64_t correct = 0;                     ///< argmax == label
+  std::int64_t top5 = 0;                        ///< label among the five highest
   std::vector<std::int64_t> predicted, labels;  ///< per position (label -1: ignored)
-  std::optional<Array> seed;    ///< d(mean loss)/d(scores), when asked for
+  std::optional<Array> seed;                    ///< d(mean loss)/d(scores), when asked for
 };
 
 /// scores: F32 [batch, ..., classes]; labels: I64 of the scores' shape without the class axis
@@ -25,8 +25,5 @@ struct LossTerms {
 /// messages. throws Error(Usage) for a label shape that does not fit or a class out of range.
 LossTerms cross_entropy(const Array& scores, OutputKind kind, const std::optional<Array>& labels,
                         std::int64_t first_sample, bool with_seed);
-
-/// The labels of samples [first, first + n) of `labels`.
-Array label_rows(const Array& labels, std::int64_t first, std::int64_t n);
 
 }  // namespace paramscope::engine

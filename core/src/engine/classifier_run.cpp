@@ -25,11 +25,30 @@ ClassifierPorts resolve_ports(const Model& model, const ClassifierOptions& optio
   const auto& outs = model.outputs();
   if (outs.empty()) throw usage_error(model.path().string() + ": the model has no output");
   if (!options.output.empty()) {
-    const auto it = std::find_if(outs.begin(), outs.end(), [&](const ValueInfo& v) { return v.name == options.output; });
-    if (it == outs.end()) throw usage_error(model.path().string() + ": the model has no output " + in_quotes(options.output));
+    const auto it =
+        std::find_if(outs.begin(), outs.end(), [&](const ValueInfo& v) { return v.name == options.output; });
+    if (it == outs.end())
+      throw usage_error(model.path().string() + ": the model has no output " + in_quotes(options.output));
     p.output = static_cast<std::size_t>(it - outs.begin());
   }
   return p;
+}
+
+void check_samples(const SampleSet& data) {
+  if (data.count < 1) throw usage_error(data.source + ": no samples");
+  if (!data.labels) return;
+  if (data.labels->type() != DType::I64 || data.labels->rank() == 0 || data.labels->dim(0) != data.count)
+    throw usage_error(data.source + ": the labels must be I64 with one row per sample (" + std::to_string(data.count) +
+                      "), not " + std::string(dtype_name(data.labels->type())) + " " +
+                      shape_string(data.labels->shape()));
+}
+
+Array read_batch(const SampleSet& data, std::int64_t first, std::int64_t n) {
+  Array x = data.read(first, n);
+  if (x.rank() == 0 || x.dim(0) != n)
+    throw Error(Error::Kind::BadInput, data.source + ": samples " + std::to_string(first) + ".." +
+                                           std::to_string(first + n - 1) + " read as " + shape_string(x.shape()));
+  return x;
 }
 
 void for_each_batch(std::int64_t samples, std::int64_t batch, const JobControl& control,

@@ -20,6 +20,13 @@ struct ClassifierPorts {
 /// input named.
 ClassifierPorts resolve_ports(const Model& model, const ClassifierOptions& options);
 
+/// throws Error(Usage) for a set without samples, or labels that are not I64 with one row per
+/// sample.
+void check_samples(const SampleSet& data);
+
+/// Samples [first, first + n) of data. throws Error(BadInput) if the reader returns another count.
+Array read_batch(const SampleSet& data, std::int64_t first, std::int64_t n);
+
 /// Runs work(batch index, first sample, count) for every batch of `batch` samples, in groups
 /// of as many batches as the pool has threads run in parallel, then combine(batch index) for
 /// each batch of the group in order. Progress in samples; cancellation between batches.

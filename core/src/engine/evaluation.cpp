@@ -11,21 +11,15 @@ EvalResult evaluate(const Model& model, const SampleSet& data, const ClassifierO
                     const JobControl& control) {
   const ClassifierPorts ports = resolve_ports(model, options);
   if (!data.labels) throw usage_error(data.source + ": no labels to evaluate against");
-  if (data.labels->type() != DType::I64 || data.labels->rank() == 0 || data.labels->dim(0) != data.count)
-    throw usage_error(data.source + ": the labels must be I64 with one row per sample (" + std::to_string(data.count) +
-                      ")");
-  if (data.count < 1) throw usage_error(data.source + ": no samples");
+  check_samples(data);
   const JobControl cancel_only{control.cancel, {}};
   std::vector<LossTerms> group(static_cast<std::size_t>(std::max(1, ThreadPool::global().threads())));
   EvalResult r;
   double loss = 0;
   const auto work = [&](std::int64_t index, std::int64_t first, std::int64_t n) {
-    Array x = data.read(first, n);
-    if (x.rank() == 0 || x.dim(0) != n)
-      throw Error(Error::Kind::BadInput, data.source + ": samples read as " + shape_string(x.shape()));
-    const auto outs = model.run({{ports.input, std::move(x)}}, cancel_only);
+    const auto outs = model.run({{ports.input, read_batch(data, first, n)}}, cancel_only);
     group[static_cast<std::size_t>(index) % group.size()] =
-        cross_entropy(outs[ports.output], options.kind, label_rows(*data.labels, first, n), first, false);
+        cross_entropy(outs[ports.output], options.kind, data.labels->rows(first, n), first, false);
   };
   const auto combine = [&](std::int64_t index) {
     LossTerms& t = group[static_cast<std::size_t>(index) % group.size()];

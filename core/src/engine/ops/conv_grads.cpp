@@ -11,7 +11,7 @@
 #include "engine/kernels/buffer.h"
 #include "engine/kernels/gemm.h"
 #include "engine/ops/conv_ops.h"
-#include "engine/ops/nn_grad_support.h"
+#include "engine/ops/grad_support.h"
 
 namespace paramscope::engine {
 namespace {

@@ -1,5 +1,6 @@
 // Small helpers shared by the backward rules: which inputs want a gradient, the incoming
-// gradients checked against their outputs, reduction of broadcast gradients, parallel loops.
+// gradients checked against their outputs (as they are, or converted to the type a rule computes
+// in), reduction of broadcast gradients, parallel loops.
 #pragma once
 
 #include <cstdint>
@@ -33,6 +34,31 @@ inline const Array* grad_of(const NodeContext& ctx, const BackwardArgs& a, std::
   return &g;
 }
 
+/// Is the gradient of input slot i needed (and is the input there at all)?
+inline bool wanted(const BackwardArgs& a, std::size_t i) {
+  return i < a.in.size() && a.in[i] && i < a.wants.size() && a.wants[i];
+}
+
+inline bool any_wanted(const BackwardArgs& a) {
+  for (std::size_t i = 0; i < a.in.size(); ++i)
+    if (wanted(a, i)) return true;
+  return false;
+}
+
+/// dL/d(output k) converted to `type` (a no-op when it has it already), or nullopt when no
+/// gradient flows into that output. Fails when its shape is not the forward output's.
+inline std::optional<Array> out_grad(const NodeContext& ctx, const BackwardArgs& a, std::size_t k, DType type) {
+  if (k >= a.grad_out.size() || !a.grad_out[k]) return std::nullopt;
+  const Array& g = *a.grad_out[k];
+  if (k < a.out.size() && g.shape() != a.out[k].shape())
+    ctx.fail("the gradient of output " + std::to_string(k) + " has shape " + shape_string(g.shape()) + ", the output " +
+             shape_string(a.out[k].shape()));
+  if (g.type() != DType::F32 && g.type() != DType::F64)
+    ctx.fail("the gradient of output " + std::to_string(k) + " is " + std::string(dtype_name(g.type())) +
+             ", not a float");
+  return g.cast(type);
+}
+
 inline bool any_grad(const BackwardArgs& a) {
   for (const Array* g : a.grad_out)
     if (g) return true;
@@ -43,7 +69,7 @@ inline bool any_grad(const BackwardArgs& a) {
 /// nullopt for integer and bool data (not differentiable) and unwanted or omitted inputs.
 /// Other float types are refused rather than differentiated at the wrong precision.
 inline std::optional<DType> grad_type(const NodeContext& ctx, const BackwardArgs& a, std::size_t i) {
-  if (i >= a.in.size() || !a.in[i] || i >= a.wants.size() || !a.wants[i]) return std::nullopt;
+  if (!wanted(a, i)) return std::nullopt;
   const DType t = a.in[i]->type();
   if (t == DType::F32 || t == DType::F64) return t;
   if (t == DType::F16 || t == DType::BF16)

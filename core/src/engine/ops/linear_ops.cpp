@@ -7,7 +7,7 @@
 #include "engine/broadcast.h"
 #include "engine/kernels/gemm.h"
 #include "engine/op_registry.h"
-#include "engine/ops/nn_grad_support.h"
+#include "engine/ops/grad_support.h"
 #include "paramscope/jobs.h"
 
 namespace paramscope::engine {

@@ -6,7 +6,7 @@
 #include <vector>
 
 #include "engine/broadcast.h"
-#include "engine/ops/nn_grad_support.h"
+#include "engine/ops/grad_support.h"
 #include "engine/ops/norm_ops.h"
 
 namespace paramscope::engine {
