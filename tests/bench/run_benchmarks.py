@@ -18,7 +18,16 @@
    fine-tunes come from make_finetunes.py (default CHECKPOINT-ft1..3, or --finetunes A,B,C).
    ParamScope's merged tensors (a handful) and interference sums are checked against numpy's.
 
-  --only open,stats,importance,spectral,merge   run some sections
+6. engine (issue 6; not run by default, needs no checkpoint): time per batch of ParamScope's ONNX
+   engine (paramscope-bench-engine) against Debian's torch running the module that was exported
+   (torch_engine.py), both on 2 threads (--threads), on the models engine_models.py writes to a
+   temporary folder: the digits CNN sample, a small digits transformer, a MobileNetV2-sized CNN.
+   Forward (Model::run vs torch.no_grad()) and forward+backward (gradients of sum(seed * output)
+   for the input and every parameter); median ms per batch, and the checksums of both sides.
+
+  run_benchmarks.py --only engine [--build DIR] [--threads N]
+
+  --only open,stats,importance,spectral,merge,engine   run some sections
   --cold    importance with a cold page cache: caches are dropped (root: /proc/sys/vm/drop_caches)
             before every run, so the read floor is the disk's and each program reads from disk
 """
@@ -26,6 +35,7 @@ import tempfile
 import argparse
 import json
 import os
+import shutil
 import subprocess
 import sys
 import time
@@ -75,7 +85,7 @@ def read_floor(files):
 
 def main():
     ap = argparse.ArgumentParser()
-    ap.add_argument("checkpoint")
+    ap.add_argument("checkpoint", nargs="?", help="not needed by --only engine")
     ap.add_argument("--build", default=os.path.join(ROOT, "build", "release"))
     ap.add_argument("--threads", type=int, default=0)
     ap.add_argument("--only", default="open,stats,importance,spectral")
@@ -83,13 +93,20 @@ def main():
     ap.add_argument("--finetunes", help="merge: comma-separated fine-tune folders (default CHECKPOINT-ft1..3)")
     a = ap.parse_args()
     only = set(a.only.split(","))
+    env = dict(os.environ)
+    if a.threads:
+        env["PARAMSCOPE_THREADS"] = str(a.threads)
+    if "engine" in only:
+        bench_engine(a.build, a.threads or 2, env)
+        only.discard("engine")
+        if not only:
+            return
+    if not a.checkpoint:
+        ap.error(f"--only {','.join(sorted(only))} needs a CHECKPOINT_DIR")
     cli = os.path.join(a.build, "app", "paramscope-cli")
     bench = os.path.join(a.build, "tests", "bench", "paramscope-bench")
     files = shard_files(a.checkpoint)
     size = sum(os.path.getsize(f) for f in files)
-    env = dict(os.environ)
-    if a.threads:
-        env["PARAMSCOPE_THREADS"] = str(a.threads)
     print(f"checkpoint: {a.checkpoint} ({len(files)} shards, {size / 1e9:.2f} GB), cores: {os.cpu_count()}")
 
     if only != {"merge"}:
@@ -293,6 +310,56 @@ def bench_merge(cli, checkpoint, fts, env):
               f" max |diff| {c['max_abs_diff']:.3g} = {c['max_diff_in_bf16_steps']:.2f} bf16 steps")
     clear(tmp)
 
+
+# (model, batch, forward+backward too, timed iterations): about 2 minutes on the 2-core machine.
+ENGINE_CASES = [("digits-cnn", 1, True, 1000), ("digits-cnn", 64, True, 200), ("digits-cnn", 512, True, 50),
+                ("digits-transformer", 1, True, 1000), ("digits-transformer", 64, True, 200),
+                ("mbv2", 1, False, 50), ("mbv2", 8, False, 10), ("mbv2", 1, True, 40)]
+
+
+def rel_diff(x, y):
+    return abs(x - y) / max(abs(x), abs(y), 1e-30)
+
+
+def bench_engine(build, threads, env):
+    engine = os.path.join(build, "tests", "bench", "paramscope-bench-engine")
+    torch_side = ["/usr/bin/python3", os.path.join(HERE, "torch_engine.py")]
+    env = dict(env, PARAMSCOPE_THREADS=str(threads))
+    tmp = tempfile.mkdtemp(prefix="paramscope-bench-engine-")
+    try:
+        print(run(["/usr/bin/python3", os.path.join(HERE, "engine_models.py"), tmp]), end="")
+        version = run(torch_side[:1] + ["-c", "import torch; print(torch.__version__)"]).strip()
+        print(f"engine vs torch {version}, {threads} threads, cores: {os.cpu_count()}; median ms per batch (min)")
+        rows, checks = [], []
+        for name, batch, backward, iters in ENGINE_CASES:
+            args = [os.path.join(tmp, name + ".onnx"), "--batch", str(batch), "--iters", str(iters)]
+            args += ["--backward"] if backward else []
+            ours = json.loads(run([engine] + args, env))
+            theirs = json.loads(run(torch_side + args + ["--threads", str(threads)], env))
+            kinds = [("forward+backward", "forward_backward_ms")] if backward else [("forward", "forward_ms")]
+            if backward and not any(r[0] == name and r[1] == batch for r in rows):
+                kinds.insert(0, ("forward", "forward_ms"))  # the same run's forward, when not measured alone
+            for kind, key in kinds:
+                rows.append((name, batch, kind, ours[key], theirs[key]))
+            check = [f"output sum {rel_diff(ours['output_sum'], theirs['output_sum']):.1e}",
+                     f"|output| {rel_diff(ours['output_abs_sum'], theirs['output_abs_sum']):.1e}"]
+            if backward:
+                check.append(f"|d input| {rel_diff(ours['input_grad_abs_sum'], theirs['input_grad_abs_sum']):.1e}")
+                if ours["parameters"] == theirs["parameters"]:
+                    check.append(f"|d params| {rel_diff(ours['param_grad_abs_sum'], theirs['param_grad_abs_sum']):.1e}")
+                else:  # the exporter folded BatchNorm into the convolutions: other parameters
+                    check.append(f"{ours['parameters']} initializers vs {theirs['parameters']} torch parameters")
+            checks.append(f"{name} batch {batch}{' with backward' if backward else ''}: relative difference of "
+                          + ", ".join(check))
+    finally:
+        shutil.rmtree(tmp)
+    print(f"{'model':20s} {'batch':>5s} {'pass':17s} {'engine ms':>18s} {'torch ms':>18s} {'torch/engine':>12s}")
+    for name, batch, kind, ours, theirs in rows:
+        print(f"{name:20s} {batch:5d} {kind:17s} {ours['median']:9.3f} ({ours['min']:6.3f})"
+              f" {theirs['median']:9.3f} ({theirs['min']:6.3f}) {theirs['median'] / ours['median']:12.2f}")
+    print("agreement (engine vs torch on the same input):")
+    for c in checks:
+        print("  " + c)
 
 if __name__ == "__main__":
     main()
