@@ -48,6 +48,8 @@ void add_interfere_command(CLI::App& app, Context& ctx);
 void add_run_command(CLI::App& app, Context& ctx);
 void add_calibrate_command(CLI::App& app, Context& ctx);
 void add_eval_command(CLI::App& app, Context& ctx);
+void add_attribute_command(CLI::App& app, Context& ctx);
+void add_evaluate_command(CLI::App& app, Context& ctx);
 /// Only in builds with the figures library (the GUI's); elsewhere `render` says so.
 void add_render_command(CLI::App& app, Context& ctx);
 

@@ -26,6 +26,8 @@ void add_all_commands(CLI::App& app, Context& ctx) {
   add_run_command(app, ctx);
   add_calibrate_command(app, ctx);
   add_eval_command(app, ctx);
+  add_attribute_command(app, ctx);
+  add_evaluate_command(app, ctx);
   add_render_command(app, ctx);
 }
 

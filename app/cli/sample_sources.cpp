@@ -82,6 +82,10 @@ void add_sample_options(CLI::App& cmd, SampleOptions& o) {
   cmd.add_option("--scores", o.scores, "What that output holds: logits, probs or log-probs")
       ->check(CLI::IsMember({"logits", "probs", "log-probs"}));
   cmd.add_option("--batch", o.batch, "Samples per pass")->check(CLI::PositiveNumber);
+  add_image_options(cmd, o);
+}
+
+void add_image_options(CLI::App& cmd, SampleOptions& o) {
   cmd.add_option("--limit", o.limit, "Use only the first N samples")->check(CLI::PositiveNumber);
   cmd.add_option("--size", o.size, "Images: resize to HxW (default: the model input's size)");
   cmd.add_option("--channels", o.channels, "Images: 1 (grey) or 3 (RGB) (default: the model input's)")
@@ -146,6 +150,32 @@ engine::SampleSet open_samples(const SampleOptions& o, const engine::Model& mode
     if (s.labels) s.labels = s.labels->rows(0, o.limit);
   }
   return s;
+}
+
+Array read_samples(const SampleOptions& o, const engine::Model& model) {
+  const engine::ValueInfo& in = model_input(model, o.input_name);
+  const fs::path path(o.data);
+  std::error_code ec;
+  if (fs::is_regular_file(path, ec) && path.extension() != ".npy" && path.extension() != ".npz") {
+    // One image file: a batch of one.
+    if (in.type != DType::F32) throw usage_error(o.data + ": images need an F32 model input");
+    Array image = read_image(path, image_options(o, in));
+    std::vector<std::int64_t> shape{1};
+    shape.insert(shape.end(), image.shape().begin(), image.shape().end());
+    return image.reshaped(std::move(shape));
+  }
+  if (path.extension() == ".npy" && in.has_shape) {
+    Array x = read_npy(path);
+    if (x.rank() + 1 == in.shape.size()) {  // one sample without its batch axis
+      std::vector<std::int64_t> shape{1};
+      shape.insert(shape.end(), x.shape().begin(), x.shape().end());
+      return from_array(x.reshaped(std::move(shape)), std::nullopt, in, o.data).read(0, 1);
+    }
+  }
+  SampleOptions unlabelled = o;
+  unlabelled.labels = "predicted";
+  const engine::SampleSet s = open_samples(unlabelled, model);
+  return s.read(0, s.count);
 }
 
 }  // namespace paramscope::cli

@@ -30,6 +30,13 @@ struct SampleOptions {
 
 /// Registers --labels, --input-name, --output-name, --scores, --batch, --limit and the image options.
 void add_sample_options(CLI::App& cmd, SampleOptions& o);
+/// Registers only --limit and the image options (--size, --channels, --scale, --mean, --std, --nhwc).
+void add_image_options(CLI::App& cmd, SampleOptions& o);
+
+/// Every sample o.data names, as one batch for the model input: an image file (PNG/JPEG) is a
+/// batch of one, an NPY holding one sample (the input's rank minus the batch axis) too; folders,
+/// NPY and NPZ files as open_samples reads them (up to --limit). throws as open_samples.
+Array read_samples(const SampleOptions& o, const engine::Model& model);
 
 /// The samples and labels options.data names, converted to the model input's type (float data
 /// to a float input; integer data is refused for a float input, since images need scaling).

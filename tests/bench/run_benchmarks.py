@@ -27,7 +27,14 @@
 
   run_benchmarks.py --only engine [--build DIR] [--threads N]
 
-  --only open,stats,importance,spectral,merge,engine   run some sections
+7. rise (issue 7; not run by default, needs no checkpoint): RISE with 4000 masks of one input
+   (paramscope-bench-rise) against the paper's computation in torch (torch_rise.py: masks made
+   batch by batch with F.interpolate, the masked copies run under no_grad, saliency as a matrix
+   product), both on --threads threads, batches of 64, softmax probability of the top class, on
+   the digits CNN sample (s = 4) and the MobileNetV2-sized CNN (s = 7) of engine_models.py. Wall
+   ms; the maps' sums agree only statistically (the two sides draw different masks).
+
+  --only open,stats,importance,spectral,merge,engine,rise   run some sections
   --cold    importance with a cold page cache: caches are dropped (root: /proc/sys/vm/drop_caches)
             before every run, so the read floor is the disk's and each program reads from disk
 """
@@ -99,6 +106,11 @@ def main():
     if "engine" in only:
         bench_engine(a.build, a.threads or 2, env)
         only.discard("engine")
+        if not only:
+            return
+    if "rise" in only:
+        bench_rise(a.build, a.threads or 2, env)
+        only.discard("rise")
         if not only:
             return
     if not a.checkpoint:
@@ -360,6 +372,36 @@ def bench_engine(build, threads, env):
     print("agreement (engine vs torch on the same input):")
     for c in checks:
         print("  " + c)
+
+
+# (model, grid cells, timed repeats): 4000 masks in batches of 64 each
+RISE_CASES = [("digits-cnn", 4, 3), ("mbv2", 7, 1)]
+
+
+def bench_rise(build, threads, env):
+    ours_cmd = os.path.join(build, "tests", "bench", "paramscope-bench-rise")
+    torch_side = ["/usr/bin/python3", os.path.join(HERE, "torch_rise.py")]
+    env = dict(env, PARAMSCOPE_THREADS=str(threads))
+    tmp = tempfile.mkdtemp(prefix="paramscope-bench-rise-")
+    rows = []
+    try:
+        print(run(["/usr/bin/python3", os.path.join(HERE, "engine_models.py"), tmp]), end="")
+        for name, cells, repeat in RISE_CASES:
+            args = [os.path.join(tmp, name + ".onnx"), "--masks", "4000", "--cells", str(cells), "--batch", "64",
+                    "--repeat", str(repeat)]
+            ours = json.loads(run([ours_cmd] + args, env))
+            theirs = json.loads(run(torch_side + args + ["--threads", str(threads)], env))
+            rows.append((name, cells, ours, theirs))
+    finally:
+        shutil.rmtree(tmp)
+    print(f"RISE, 4000 masks, batch 64, {threads} threads, cores: {os.cpu_count()}; median ms (min)")
+    print(f"{'model':12s} {'s':>2s} {'ParamScope ms':>22s} {'torch ms':>22s} {'torch/ours':>10s}  class, map sums")
+    for name, cells, ours, theirs in rows:
+        print(f"{name:12s} {cells:2d} {ours['ms']['median']:11.1f} ({ours['ms']['min']:8.1f})"
+              f" {theirs['ms']['median']:11.1f} ({theirs['ms']['min']:8.1f})"
+              f" {theirs['ms']['median'] / ours['ms']['median']:10.2f}  {ours['class']} vs {theirs['class']},"
+              f" {ours['map_sum']:.4g} vs {theirs['map_sum']:.4g}")
+
 
 if __name__ == "__main__":
     main()

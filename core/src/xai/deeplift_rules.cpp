@@ -1,0 +1,467 @@
+#include "xai/deeplift_rules.h"
+
+#include <algorithm>
+#include <cmath>
+#include <memory>
+#include <numbers>
+#include <set>
+#include <string_view>
+
+#include "engine/executor.h"
+#include "engine/graph.h"
+#include "engine/op_registry.h"
+#include "paramscope/error.h"
+
+namespace paramscope::xai {
+
+using engine::BackwardNode;
+using engine::Gradients;
+using engine::Node;
+
+namespace {
+
+// Below this |Δx| a multiplier Δy/Δx is float32 noise: the gradient stands in (its contribution
+// m Δx is negligible either way).
+bool tiny_step(double x, double x0) {
+  const double d = std::fabs(x - x0);
+  return d <= 1e-10 || d <= 1e-6 * std::max(std::fabs(x), std::fabs(x0));
+}
+
+bool is_f32(const Array* a) {
+  return a && a->type() == DType::F32;
+}
+
+Array zeros_like(const Array& a) {
+  return Array(DType::F32, a.shape());
+}
+
+Array minus(const Array& a, const Array& b) {
+  Array d(DType::F32, a.shape());
+  const float *pa = a.data<float>(), *pb = b.data<float>();
+  float* pd = d.data<float>();
+  for (std::int64_t i = 0; i < a.size(); ++i) pd[i] = pa[i] - pb[i];
+  return d;
+}
+
+// Nodes and weights of [0, 1]'s Gauss-Legendre rule of n points.
+std::pair<std::vector<double>, std::vector<double>> gauss_legendre(int n) {
+  std::vector<double> t(static_cast<std::size_t>(n)), w(static_cast<std::size_t>(n));
+  for (int i = 0; i < n; ++i) {
+    double x = std::cos(std::numbers::pi * (i + 0.75) / (n + 0.5)), dp = 1;
+    for (int it = 0; it < 100; ++it) {
+      double p0 = 1, p1 = x;
+      for (int k = 2; k <= n; ++k) {
+        const double p2 = ((2.0 * k - 1) * x * p1 - (k - 1.0) * p0) / k;
+        p0 = p1;
+        p1 = p2;
+      }
+      dp = n * (x * p1 - p0) / (x * x - 1);
+      const double dx = p1 / dp;
+      x -= dx;
+      if (std::fabs(dx) < 1e-15) break;
+    }
+    t[static_cast<std::size_t>(i)] = 0.5 * (1 - x);
+    w[static_cast<std::size_t>(i)] = 1.0 / ((1 - x * x) * dp * dp);  // 2/((1-x²)P'²) halved for [0, 1]
+  }
+  return {t, w};
+}
+
+// Running one node of the graph on arrays of our choosing: its forward, and its vector-Jacobian
+// product (the engine's rule).
+std::vector<Array> node_forward(const Node& n, int opset, const std::vector<const Array*>& in) {
+  const engine::NodeContext ctx(n, opset, ThreadPool::global());
+  std::vector<const Array*> args(engine::input_slots(n), nullptr);
+  std::copy_n(in.begin(), std::min(in.size(), args.size()), args.begin());
+  return n.op->forward(ctx, args);
+}
+
+engine::Grads node_backward(const Node& n, int opset, const std::vector<const Array*>& in, std::span<const Array> out,
+                            const std::vector<const Array*>& grad_out, const std::vector<std::size_t>& wanted) {
+  if (!n.op->backward) {
+    const engine::NodeContext ctx(n, opset, ThreadPool::global());
+    ctx.unsupported("the gradient of " + n.op_type + " is not implemented");
+  }
+  const engine::NodeContext ctx(n, opset, ThreadPool::global());
+  const std::size_t slots = engine::input_slots(n);
+  std::vector<const Array*> args(slots, nullptr);
+  std::copy_n(in.begin(), std::min(in.size(), slots), args.begin());
+  const auto wants = std::make_unique<bool[]>(slots);
+  for (std::size_t s : wanted) wants[s] = true;
+  return n.op->backward(ctx, engine::BackwardArgs{args, out, grad_out, std::span<const bool>(wants.get(), slots)});
+}
+
+bool is_unary_nonlinear(std::string_view op) {
+  static const std::set<std::string_view> ops{"Relu",      "LeakyRelu", "Sigmoid", "Tanh", "HardSigmoid",
+                                              "HardSwish", "Gelu",      "Erf",     "Clip", "Exp",
+                                              "Log",       "Sqrt",      "Abs",     "Pow"};
+  return ops.count(op) > 0;
+}
+
+// Nodes without an exact DeepLIFT rule whose gradient is averaged along the path (when an
+// activation reaches more than one input of a product, or the node is a normalisation).
+bool is_path_averaged(std::string_view op, std::span<const bool> wants) {
+  if (op == "Softmax" || op == "LogSoftmax" || op == "LayerNormalization") return true;
+  const auto count = std::count(wants.begin(), wants.end(), true);
+  if (op == "Mul" || op == "MatMul" || op == "Gemm" || op == "Pow") return count >= 2;
+  if (op == "Div") return wants.size() > 1 && wants[1];
+  return false;
+}
+
+}  // namespace
+
+struct DeepLiftRules::Pending {
+  Array g_pos, g_neg;  // g·m+ and g·m- on the linear node's output
+  Array dpos, dneg;    // Δa split into its positive and negative parts
+  Array w_pos, w_neg;  // the weight split the same way
+  std::size_t act = 0, weight = 1;
+};
+
+DeepLiftRules::DeepLiftRules(const engine::Model& model, const engine::Pass& input, const engine::Pass& baseline,
+                             DeepLiftRule rule)
+    : graph_(engine::graph_of(model)), input_(input), baseline_(baseline), weights_(model.weights()), rule_(rule) {
+  for (const Node& n : graph_.nodes) {
+    for (const auto& o : n.outputs)
+      if (!o.empty()) producer_[o] = &n;
+    for (const auto& i : n.inputs)
+      if (!i.empty()) ++readers_[i];
+  }
+  for (const auto& o : graph_.outputs) ++readers_[o.name];
+}
+
+DeepLiftRules::~DeepLiftRules() = default;
+
+engine::BackwardHook DeepLiftRules::hook() {
+  return [this](const BackwardNode& b) { return (*this)(b); };
+}
+
+const Node& DeepLiftRules::node_of(const BackwardNode& b) const {
+  return *producer_.at(std::string(b.node.outputs[0]));
+}
+
+std::optional<Gradients> DeepLiftRules::operator()(const BackwardNode& b) {
+  if (b.node.outputs.empty() || b.outputs.empty()) return std::nullopt;
+  const Node& n = node_of(b);
+  if (const auto p = pending_.find(&n); p != pending_.end()) {
+    const Pending pend = std::move(p->second);
+    pending_.erase(p);
+    return reveal_linear(b, n, pend);
+  }
+  const std::string_view op = b.node.op_type;
+  // Only the first output carries a multiplier here (LayerNormalization's statistics, MaxPool's
+  // indices never reach the score in the models we explain; if they do, the gradient is used).
+  for (std::size_t k = 1; k < b.grad_outputs.size(); ++k)
+    if (b.grad_outputs[k]) return std::nullopt;
+  if (!is_f32(b.grad_outputs[0]) || b.outputs[0].type() != DType::F32) return std::nullopt;
+  if (is_unary_nonlinear(op)) {
+    const bool first_only = !b.wants.empty() && b.wants[0] && std::count(b.wants.begin(), b.wants.end(), true) == 1;
+    if (!first_only || !is_f32(b.inputs[0]) || b.inputs[0]->shape() != b.outputs[0].shape())
+      return path_average(b, n);  // e.g. Pow of two activations, or a broadcasting exponent
+    if (rule_ == DeepLiftRule::RevealCancel)
+      if (auto g = reveal_cancel(b, n)) return g;
+    return rescale(b, n);
+  }
+  if (op == "MaxPool") return max_pool(b, n);
+  if (is_path_averaged(op, b.wants)) return path_average(b, n);
+  return std::nullopt;
+}
+
+std::optional<Gradients> DeepLiftRules::rescale(const BackwardNode& b, const Node& n) {
+  const Array& x = *b.inputs[0];
+  const Array& y = b.outputs[0];
+  const Array& x0 = baseline_.value(n.inputs[0]);
+  const Array& y0 = baseline_.value(n.outputs[0]);
+  const Array& g = *b.grad_outputs[0];
+  Array m(DType::F32, x.shape());
+  const float *px = x.data<float>(), *py = y.data<float>(), *px0 = x0.data<float>(), *py0 = y0.data<float>(),
+              *pg = g.data<float>();
+  float* pm = m.data<float>();
+  std::optional<Array> grad;
+  for (std::int64_t i = 0; i < x.size(); ++i) {
+    if (tiny_step(px[i], px0[i])) {
+      if (!grad) grad = b.default_rule().at(0);
+      pm[i] = grad->data<float>()[i];
+    } else {
+      pm[i] =
+          static_cast<float>(pg[i] * ((static_cast<double>(py[i]) - py0[i]) / (static_cast<double>(px[i]) - px0[i])));
+    }
+  }
+  Gradients out(b.wants.size());
+  out[0] = std::move(m);
+  return out;
+}
+
+// RevealCancel (section 3.5.3): z = W·a (+ b) feeds f and nothing else. Δz+ and Δz- are the sums
+// of the positive and of the negative terms W_ij Δa_j; Δy+ = ½(f(z0 + Δz+) - f(z0)) +
+// ½(f(z) - f(z0 + Δz-)), Δy- likewise, m± = Δy± / Δz±. The linear node then passes g·m+ to the
+// terms that were positive and g·m- to the negative ones.
+std::optional<Gradients> DeepLiftRules::reveal_cancel(const BackwardNode& b, const Node& n) {
+  const std::string& z_name = n.inputs[0];
+  if (readers_[z_name] != 1) return std::nullopt;
+  const auto pi = producer_.find(z_name);
+  if (pi == producer_.end()) return std::nullopt;
+  const Node* lin = pi->second;
+  const auto is_weight = [&](const std::string& v) { return v.empty() || weights_.count(v) > 0; };
+  if (lin->op_type == "Add" && lin->inputs.size() == 2) {  // a bias added after the product
+    const int act = is_weight(lin->inputs[0]) ? 1 : 0;
+    if (!is_weight(lin->inputs[1 - act]) || is_weight(lin->inputs[static_cast<std::size_t>(act)])) return std::nullopt;
+    const std::string& v = lin->inputs[static_cast<std::size_t>(act)];
+    if (readers_[v] != 1 || !producer_.count(v) || input_.value(v).shape() != b.inputs[0]->shape()) return std::nullopt;
+    lin = producer_.at(v);
+  }
+  if (lin->op_type != "Gemm" && lin->op_type != "MatMul" && lin->op_type != "Conv") return std::nullopt;
+  if (lin->inputs.size() < 2 || lin->outputs.size() != 1 || pending_.count(lin)) return std::nullopt;
+  Pending p;
+  if (!is_weight(lin->inputs[0]) && is_weight(lin->inputs[1])) {
+    p.act = 0;
+    p.weight = 1;
+  } else if (lin->op_type != "Conv" && is_weight(lin->inputs[0]) && !is_weight(lin->inputs[1])) {
+    p.act = 1;
+    p.weight = 0;
+  } else {
+    return std::nullopt;
+  }
+  if (lin->inputs.size() > 2 && !is_weight(lin->inputs[2])) return std::nullopt;
+  const Array& a = input_.value(lin->inputs[p.act]);
+  const Array& a0 = baseline_.value(lin->inputs[p.act]);
+  const Array& w = weights_.at(lin->inputs[p.weight]);
+  if (a.type() != DType::F32 || w.type() != DType::F32) return std::nullopt;
+  p.dpos = Array(DType::F32, a.shape());
+  p.dneg = Array(DType::F32, a.shape());
+  for (std::int64_t i = 0; i < a.size(); ++i) {
+    const float d = a.data<float>()[i] - a0.data<float>()[i];
+    (d > 0 ? p.dpos : p.dneg).data<float>()[i] = d;
+  }
+  p.w_pos = Array(DType::F32, w.shape());
+  p.w_neg = Array(DType::F32, w.shape());
+  for (std::int64_t i = 0; i < w.size(); ++i) {
+    const float v = w.data<float>()[i];
+    (v > 0 ? p.w_pos : p.w_neg).data<float>()[i] = v;
+  }
+  const auto product = [&](const Array& d, const Array& wt) {
+    std::vector<const Array*> in(2);
+    in[p.act] = &d;
+    in[p.weight] = &wt;
+    return node_forward(*lin, graph_.opset, in).at(0);
+  };
+  const Array zpos1 = product(p.dpos, p.w_pos), zpos2 = product(p.dneg, p.w_neg);
+  const Array zneg1 = product(p.dpos, p.w_neg), zneg2 = product(p.dneg, p.w_pos);
+  const Array& z = *b.inputs[0];
+  if (zpos1.shape() != z.shape()) return std::nullopt;
+  const Array& z0 = baseline_.value(z_name);
+  Array zp(DType::F32, z.shape()), zn(DType::F32, z.shape()), dzp(DType::F32, z.shape()), dzn(DType::F32, z.shape());
+  for (std::int64_t i = 0; i < z.size(); ++i) {
+    const float dp = zpos1.data<float>()[i] + zpos2.data<float>()[i];
+    const float dn = zneg1.data<float>()[i] + zneg2.data<float>()[i];
+    dzp.data<float>()[i] = dp;
+    dzn.data<float>()[i] = dn;
+    zp.data<float>()[i] = z0.data<float>()[i] + dp;
+    zn.data<float>()[i] = z0.data<float>()[i] + dn;
+  }
+  // f at z0 + Δz+ and z0 + Δz-, with the node's other (constant) inputs as in the run on x
+  std::vector<const Array*> in(b.inputs.begin(), b.inputs.end());
+  in[0] = &zp;
+  const Array fp = node_forward(n, graph_.opset, in).at(0);
+  in[0] = &zn;
+  const Array fn = node_forward(n, graph_.opset, in).at(0);
+  const Array& y = b.outputs[0];
+  const Array& y0 = baseline_.value(n.outputs[0]);
+  const Array& g = *b.grad_outputs[0];
+  const auto rescaled = rescale(b, n);  // the Rescale multiplier, for the terms too small to divide by
+  const Array& gr = *rescaled->at(0);
+  p.g_pos = Array(DType::F32, z.shape());
+  p.g_neg = Array(DType::F32, z.shape());
+  for (std::int64_t i = 0; i < z.size(); ++i) {
+    const double yy = y.data<float>()[i], yy0 = y0.data<float>()[i];
+    const double fpi = fp.data<float>()[i], fni = fn.data<float>()[i];
+    const double dyp = 0.5 * (fpi - yy0) + 0.5 * (yy - fni);
+    const double dyn = 0.5 * (fni - yy0) + 0.5 * (yy - fpi);
+    const double dp = dzp.data<float>()[i], dn = dzn.data<float>()[i], zi = z.data<float>()[i];
+    const double gi = g.data<float>()[i];
+    p.g_pos.data<float>()[i] = tiny_step(zi, zi - dp) ? gr.data<float>()[i] : static_cast<float>(gi * dyp / dp);
+    p.g_neg.data<float>()[i] = tiny_step(zi, zi - dn) ? gr.data<float>()[i] : static_cast<float>(gi * dyn / dn);
+  }
+  pending_.emplace(lin, std::move(p));
+  return rescaled;  // flows through the bias Add to the linear node, which uses the pending split
+}
+
+std::optional<Gradients> DeepLiftRules::reveal_linear(const BackwardNode& b, const Node& n, const Pending& p) {
+  const Array& out = b.outputs[0];
+  const auto vjp = [&](const Array& wt, const Array& g) {
+    std::vector<const Array*> in(2);
+    in[p.act] = &p.dpos;
+    in[p.weight] = &wt;
+    auto grads = node_backward(n, graph_.opset, in, std::span<const Array>(&out, 1), {&g}, {p.act});
+    return std::move(*grads.at(p.act));
+  };
+  const Array pos1 = vjp(p.w_pos, p.g_pos), pos2 = vjp(p.w_neg, p.g_neg);  // for Δa_j > 0
+  const Array neg1 = vjp(p.w_neg, p.g_pos), neg2 = vjp(p.w_pos, p.g_neg);  // for Δa_j < 0
+  Gradients grads = b.default_rule();  // Δa_j = 0 (no contribution): the Rescale multiplier
+  grads.resize(b.wants.size());
+  if (!grads[p.act]) return grads;
+  Array m = grads[p.act]->clone();
+  float* pm = m.data<float>();
+  for (std::int64_t i = 0; i < m.size(); ++i) {
+    if (p.dpos.data<float>()[i] > 0)
+      pm[i] = pos1.data<float>()[i] + pos2.data<float>()[i];
+    else if (p.dneg.data<float>()[i] < 0)
+      pm[i] = neg1.data<float>()[i] + neg2.data<float>()[i];
+  }
+  grads[p.act] = std::move(m);
+  return grads;
+}
+
+// Captum's rule: per window, Δout's part max(y, y0) - y0 goes to the argmax of x and
+// y - max(y, y0) to the argmax of x0; divided by Δin each input's share sums exactly to Σ g Δout.
+// Where Δin is 0 so is the share it receives (the max of x over a window is at least x at that
+// position), and the gradient stands in.
+std::optional<Gradients> DeepLiftRules::max_pool(const BackwardNode& b, const Node& n) {
+  if (b.wants.empty() || !b.wants[0] || !is_f32(b.inputs[0])) return std::nullopt;
+  const Array& x = *b.inputs[0];
+  const Array& x0 = baseline_.value(n.inputs[0]);
+  const Array& y = b.outputs[0];
+  const Array& y0 = baseline_.value(n.outputs[0]);
+  const Array& g = *b.grad_outputs[0];
+  Array up(DType::F32, y.shape()), down(DType::F32, y.shape());
+  for (std::int64_t i = 0; i < y.size(); ++i) {
+    const float yi = y.data<float>()[i], y0i = y0.data<float>()[i], hi = std::max(yi, y0i);
+    up.data<float>()[i] = g.data<float>()[i] * (hi - y0i);
+    down.data<float>()[i] = g.data<float>()[i] * (yi - hi);
+  }
+  const auto route = [&](const Array& in, const Array& out, const Array& share) {
+    auto grads = node_backward(n, graph_.opset, {&in}, std::span<const Array>(&out, 1), {&share}, {0});
+    return std::move(*grads.at(0));
+  };
+  const Array u1 = route(x, y, up), u2 = route(x0, y0, down);
+  Array m(DType::F32, x.shape());
+  std::optional<Array> grad;
+  for (std::int64_t i = 0; i < x.size(); ++i) {
+    const float xi = x.data<float>()[i], x0i = x0.data<float>()[i];
+    if (tiny_step(xi, x0i)) {
+      if (!grad) grad = b.default_rule().at(0);
+      m.data<float>()[i] = grad->data<float>()[i];
+    } else {
+      m.data<float>()[i] = static_cast<float>((static_cast<double>(u1.data<float>()[i]) + u2.data<float>()[i]) /
+                                              (static_cast<double>(xi) - x0i));
+    }
+  }
+  Gradients out(b.wants.size());
+  out[0] = std::move(m);
+  return out;
+}
+
+// No exact rule: the gradient averaged over the straight path from the baseline's inputs to x's
+// (for one input this is Δy/Δx, the Rescale multiplier), then per sample the residual
+// r = Σ g·Δy - Σ m·Δx spread along Δx (m += r Δx / |Δx|²) so that the node conserves the sum.
+std::optional<Gradients> DeepLiftRules::path_average(const BackwardNode& b, const Node& n) {
+  constexpr int kPoints = 8;
+  std::vector<std::size_t> wanted;
+  for (std::size_t i = 0; i < b.wants.size() && i < b.inputs.size(); ++i)
+    if (b.wants[i]) {
+      if (!is_f32(b.inputs[i])) return std::nullopt;
+      wanted.push_back(i);
+    }
+  if (wanted.empty()) return std::nullopt;
+  const Array& g = *b.grad_outputs[0];
+  std::vector<Array> dx, acc;
+  for (std::size_t i : wanted) {
+    dx.push_back(minus(*b.inputs[i], baseline_.value(n.inputs[i])));
+    acc.push_back(zeros_like(*b.inputs[i]));
+  }
+  const auto [ts, ws] = gauss_legendre(kPoints);
+  std::vector<const Array*> in(b.inputs.begin(), b.inputs.end());
+  std::vector<Array> at(wanted.size());
+  for (int q = 0; q < kPoints; ++q) {
+    const double t = ts[static_cast<std::size_t>(q)];
+    for (std::size_t k = 0; k < wanted.size(); ++k) {
+      const Array& x0 = baseline_.value(n.inputs[wanted[k]]);
+      at[k] = Array(DType::F32, x0.shape());
+      for (std::int64_t i = 0; i < x0.size(); ++i)
+        at[k].data<float>()[i] = static_cast<float>(x0.data<float>()[i] + t * dx[k].data<float>()[i]);
+      in[wanted[k]] = &at[k];
+    }
+    const std::vector<Array> outs = node_forward(n, graph_.opset, in);
+    std::vector<const Array*> gout(outs.size(), nullptr);
+    gout[0] = &g;
+    const auto grads = node_backward(n, graph_.opset, in, outs, gout, wanted);
+    for (std::size_t k = 0; k < wanted.size(); ++k) {
+      if (!grads.at(wanted[k])) continue;
+      const float* src = grads[wanted[k]]->data<float>();
+      float* dst = acc[k].data<float>();
+      for (std::int64_t i = 0; i < acc[k].size(); ++i)
+        dst[i] += static_cast<float>(ws[static_cast<std::size_t>(q)] * src[i]);
+    }
+  }
+  // per-sample correction (one correction for the whole batch if the batch axis is not shared)
+  const Array& y = b.outputs[0];
+  const Array& y0 = baseline_.value(n.outputs[0]);
+  std::int64_t rows = y.rank() > 0 ? y.dim(0) : 1;
+  for (const Array& d : dx)
+    if (d.rank() == 0 || d.dim(0) != rows) rows = 1;
+  std::vector<double> r(static_cast<std::size_t>(rows)), nrm(static_cast<std::size_t>(rows));
+  const std::int64_t ystride = y.size() / std::max<std::int64_t>(rows, 1);
+  for (std::int64_t i = 0; i < y.size(); ++i)
+    r[static_cast<std::size_t>(i / ystride)] +=
+        static_cast<double>(g.data<float>()[i]) * (static_cast<double>(y.data<float>()[i]) - y0.data<float>()[i]);
+  for (std::size_t k = 0; k < dx.size(); ++k) {
+    const std::int64_t stride = dx[k].size() / rows;
+    for (std::int64_t i = 0; i < dx[k].size(); ++i) {
+      const double d = dx[k].data<float>()[i];
+      r[static_cast<std::size_t>(i / stride)] -= acc[k].data<float>()[i] * d;
+      nrm[static_cast<std::size_t>(i / stride)] += d * d;
+    }
+  }
+  for (std::size_t k = 0; k < dx.size(); ++k) {
+    const std::int64_t stride = dx[k].size() / rows;
+    for (std::int64_t i = 0; i < dx[k].size(); ++i) {
+      const auto row = static_cast<std::size_t>(i / stride);
+      if (nrm[row] > 0) acc[k].data<float>()[i] += static_cast<float>(r[row] * dx[k].data<float>()[i] / nrm[row]);
+    }
+  }
+  Gradients out(b.wants.size());
+  for (std::size_t k = 0; k < wanted.size(); ++k) out[wanted[k]] = std::move(acc[k]);
+  return out;
+}
+
+Array softmax_score_seed(const Array& z, const Array& z0, const std::vector<std::int64_t>& classes) {
+  const std::int64_t rows = z.dim(0), k = z.size() / rows;
+  const auto [ts, ws] = gauss_legendre(16);
+  Array m(DType::F32, z.shape());
+  std::vector<double> p(static_cast<std::size_t>(k)), acc(static_cast<std::size_t>(k)), dz(static_cast<std::size_t>(k));
+  const auto prob = [&](const std::vector<double>& zz, std::int64_t c) {
+    double mx = -INFINITY, s = 0;
+    for (double v : zz) mx = std::max(mx, v);
+    for (std::int64_t j = 0; j < k; ++j)
+      s += (p[static_cast<std::size_t>(j)] = std::exp(zz[static_cast<std::size_t>(j)] - mx));
+    for (double& v : p) v /= s;
+    return p[static_cast<std::size_t>(c)];
+  };
+  for (std::int64_t r = 0; r < rows; ++r) {
+    const float* zr = z.data<float>() + r * k;
+    const float* z0r = z0.data<float>() + r * k;
+    const std::int64_t c = classes[static_cast<std::size_t>(r) % classes.size()];
+    std::fill(acc.begin(), acc.end(), 0.0);
+    std::vector<double> at(static_cast<std::size_t>(k)), a(zr, zr + k), a0(z0r, z0r + k);
+    for (std::int64_t j = 0; j < k; ++j)
+      dz[static_cast<std::size_t>(j)] = a[static_cast<std::size_t>(j)] - a0[static_cast<std::size_t>(j)];
+    for (std::size_t q = 0; q < ts.size(); ++q) {
+      for (std::size_t j = 0; j < at.size(); ++j) at[j] = a0[j] + ts[q] * dz[j];
+      const double pc = prob(at, c);
+      for (std::size_t j = 0; j < at.size(); ++j)
+        acc[j] += ws[q] * pc * ((static_cast<std::int64_t>(j) == c ? 1.0 : 0.0) - p[j]);
+    }
+    const double target = prob(a, c) - prob(a0, c);
+    double have = 0, mean = 0;
+    for (std::size_t j = 0; j < at.size(); ++j) {
+      have += acc[j] * dz[j];
+      mean += dz[j] / static_cast<double>(k);
+    }
+    double nrm = 0;
+    for (std::size_t j = 0; j < at.size(); ++j) nrm += (dz[j] - mean) * (dz[j] - mean);
+    float* mr = m.data<float>() + r * k;
+    for (std::size_t j = 0; j < at.size(); ++j)
+      mr[j] = static_cast<float>(acc[j] + (nrm > 1e-30 ? (target - have) * (dz[j] - mean) / nrm : 0.0));
+  }
+  return m;
+}
+
+}  // namespace paramscope::xai
