@@ -6,6 +6,7 @@
 
 #include <cmath>
 
+#include "error_kind.h"
 #include "paramscope/attribution.h"
 #include "paramscope/engine.h"
 #include "paramscope/error.h"
@@ -30,16 +31,6 @@ std::vector<double> values(const Array& a) {
   const Array f = a.cast(DType::F64);
   const auto v = f.values<double>();
   return {v.begin(), v.end()};
-}
-
-template <class F>
-Error::Kind error_of(F&& f) {
-  try {
-    f();
-  } catch (const Error& e) {
-    return e.kind();
-  }
-  return static_cast<Error::Kind>(-1);
 }
 
 // The toy sample [1, 2, 2, 2]: channel 0 = [1, 2, 3, 4], channel 1 = 0.5 everywhere, so feature
@@ -332,7 +323,7 @@ class TestFaithfulness : public QObject {
     o.batch = batch;
     o.sigma = sigma;
     const Array mp(DType::F32, std::vector<std::int64_t>(map_shape.begin(), map_shape.end()));
-    QCOMPARE(error_of([&] { xai::faithfulness(m, toy_x(), mp, {}, o); }), Error::Kind::Usage);
+    QCOMPARE(test::error_of([&] { xai::faithfulness(m, toy_x(), mp, {}, o); }), Error::Kind::Usage);
   }
 
   void cancel_and_progress() {
@@ -342,7 +333,7 @@ class TestFaithfulness : public QObject {
     token.cancel();
     JobControl cancelled;
     cancelled.cancel = &token;
-    QCOMPARE(error_of([&] { xai::faithfulness(m, toy_x(), mp, {}, {}, cancelled); }), Error::Kind::Cancelled);
+    QCOMPARE(test::error_of([&] { xai::faithfulness(m, toy_x(), mp, {}, {}, cancelled); }), Error::Kind::Cancelled);
     std::uint64_t last_done = 0, last_total = 0;
     JobControl watched;
     watched.progress = [&](std::uint64_t done, std::uint64_t total) {

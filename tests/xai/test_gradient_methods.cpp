@@ -8,6 +8,7 @@
 #include <functional>
 #include <numeric>
 
+#include "error_kind.h"
 #include "paramscope/attribution.h"
 #include "paramscope/engine.h"
 #include "paramscope/error.h"
@@ -52,16 +53,6 @@ bool near(double a, double b, double tol) {
 
 const std::vector<double> kW0 = {1, 0.5, 2, -3};  // column 0 of quadratic.onnx's W
 const std::vector<double> kW1 = {0, 1, 1, 1};     // column 1
-
-template <class F>
-Error::Kind error_of(F&& f) {
-  try {
-    f();
-  } catch (const Error& e) {
-    return e.kind();
-  }
-  return static_cast<Error::Kind>(-1);
-}
 
 }  // namespace
 
@@ -135,9 +126,9 @@ class TestGradientMethods : public QObject {
   }
 
   void bad_step_counts() {
-    QCOMPARE(error_of([] { xai::ig_quadrature(0, Method::GaussLegendre); }), Error::Kind::Usage);
-    QCOMPARE(error_of([] { xai::ig_quadrature(1, Method::RiemannTrapezoid); }), Error::Kind::Usage);
-    QCOMPARE(error_of([] { xai::ig_quadrature(-3, Method::RiemannLeft); }), Error::Kind::Usage);
+    QCOMPARE(test::error_of([] { xai::ig_quadrature(0, Method::GaussLegendre); }), Error::Kind::Usage);
+    QCOMPARE(test::error_of([] { xai::ig_quadrature(1, Method::RiemannTrapezoid); }), Error::Kind::Usage);
+    QCOMPARE(test::error_of([] { xai::ig_quadrature(-3, Method::RiemannLeft); }), Error::Kind::Usage);
   }
 
   // f_c(x) = sum_i W[i, c] x_i^2: d f / d x_i = 2 W[i, c] x_i. x = [1, 2, -1, 0.5] scores 4.25 for
@@ -241,14 +232,26 @@ class TestGradientMethods : public QObject {
     const auto both = xai::integrated_gradients(m, xa, Array(DType::F32, {2, 4}), t);
     QCOMPARE(values(one.map), values(both.map));
     QCOMPARE(values(one.map)[1], 2.0);  // w x^2 = 0.5 * 4
-    QCOMPARE(error_of([&] { xai::integrated_gradients(m, xa, Array(DType::F32, {3, 4}), t); }), Error::Kind::Usage);
-    QCOMPARE(error_of([&] { xai::integrated_gradients(m, xa, Array(DType::F32, {2, 5}), t); }), Error::Kind::Usage);
+    QCOMPARE(test::error_of([&] {
+               xai::integrated_gradients(m, xa, Array(DType::F32, {3, 4}), t);
+             }),
+             Error::Kind::Usage);
+    QCOMPARE(test::error_of([&] {
+               xai::integrated_gradients(m, xa, Array(DType::F32, {2, 5}), t);
+             }),
+             Error::Kind::Usage);
     IntegratedGradientsOptions o;
     o.batch = 0;
-    QCOMPARE(error_of([&] { xai::integrated_gradients(m, xa, Array(DType::F32, {2, 4}), t, o); }), Error::Kind::Usage);
+    QCOMPARE(test::error_of([&] {
+               xai::integrated_gradients(m, xa, Array(DType::F32, {2, 4}), t, o);
+             }),
+             Error::Kind::Usage);
     o = {};
     o.steps = 0;
-    QCOMPARE(error_of([&] { xai::integrated_gradients(m, xa, Array(DType::F32, {2, 4}), t, o); }), Error::Kind::Usage);
+    QCOMPARE(test::error_of([&] {
+               xai::integrated_gradients(m, xa, Array(DType::F32, {2, 4}), t, o);
+             }),
+             Error::Kind::Usage);
   }
 
   // The digits CNN against torch (float64) for its first 4 inputs, each explaining its top logit.
@@ -411,14 +414,14 @@ class TestGradientMethods : public QObject {
     const Array x = Array::of<float>({1, 4}, {1.0f, 2.0f, -1.0f, 0.5f});
     xai::SmoothGradOptions o;
     o.samples = 0;
-    QCOMPARE(error_of([&] { xai::smoothgrad(m, x, {}, o); }), Error::Kind::Usage);
+    QCOMPARE(test::error_of([&] { xai::smoothgrad(m, x, {}, o); }), Error::Kind::Usage);
     o = {};
     o.noise = -0.1;
-    QCOMPARE(error_of([&] { xai::smoothgrad(m, x, {}, o); }), Error::Kind::Usage);
+    QCOMPARE(test::error_of([&] { xai::smoothgrad(m, x, {}, o); }), Error::Kind::Usage);
     o = {};
     o.batch = 0;
-    QCOMPARE(error_of([&] { xai::smoothgrad(m, x, {}, o); }), Error::Kind::Usage);
-    QCOMPARE(error_of([&] {
+    QCOMPARE(test::error_of([&] { xai::smoothgrad(m, x, {}, o); }), Error::Kind::Usage);
+    QCOMPARE(test::error_of([&] {
                xai::smoothgrad(m, Array::of<float>({4}, {1.0f, 2.0f, 3.0f, 4.0f}), {}, {});
              }),
              Error::Kind::Usage);
@@ -466,12 +469,12 @@ class TestGradientMethods : public QObject {
     token.cancel();
     JobControl cancelled;
     cancelled.cancel = &token;
-    QCOMPARE(error_of([&] {
+    QCOMPARE(test::error_of([&] {
                xai::integrated_gradients(m, x, Array(DType::F32, {1, 4}), {}, {}, cancelled);
              }),
              Error::Kind::Cancelled);
-    QCOMPARE(error_of([&] { xai::smoothgrad(m, x, {}, {}, cancelled); }), Error::Kind::Cancelled);
-    QCOMPARE(error_of([&] { xai::gradient_x_input(m, x, {}, cancelled); }), Error::Kind::Cancelled);
+    QCOMPARE(test::error_of([&] { xai::smoothgrad(m, x, {}, {}, cancelled); }), Error::Kind::Cancelled);
+    QCOMPARE(test::error_of([&] { xai::gradient_x_input(m, x, {}, cancelled); }), Error::Kind::Cancelled);
     std::uint64_t last_done = 0, last_total = 0;
     JobControl watched;
     watched.progress = [&](std::uint64_t done, std::uint64_t total) {

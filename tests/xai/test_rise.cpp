@@ -47,16 +47,6 @@ double rel_diff(const Array& a, const Array& b) {
     worst = std::max(worst, std::fabs(x[i] - y[i]) / std::max(1.0, std::fabs(y[i])));
   return worst;
 }
-Error::Kind error_of(const std::function<void()>& f, std::string* message = nullptr) {
-  try {
-    f();
-  } catch (const Error& e) {
-    if (message) *message = e.what();
-    return e.kind();
-  }
-  QTest::qFail("no Error thrown", __FILE__, __LINE__);
-  return Error::Kind::BadInput;
-}
 const engine::Model& digits() {
   static const engine::Model m = engine::Model::load(test::samples_dir() / "digits-cnn/model.onnx");
   return m;
@@ -452,7 +442,7 @@ class TestRise : public QObject {
     cancel.cancel();
     JobControl cancelled;
     cancelled.cancel = &cancel;
-    QCOMPARE(error_of([&] { rise(toy("linear"), x, t, o, {}, cancelled); }), Error::Kind::Cancelled);
+    QCOMPARE(test::error_of([&] { rise(toy("linear"), x, t, o, {}, cancelled); }), Error::Kind::Cancelled);
   }
 
   void badOptions_data() {
@@ -495,7 +485,7 @@ class TestRise : public QObject {
     o.axes = axes;
     if (!mask_shape.empty()) o.mask_file = Array(DType::F32, mask_shape);
     std::string what;
-    QCOMPARE(test::kind_name(error_of([&] { rise(toy("linear"), x, Target{}, o); }, &what)), "Usage");
+    QCOMPARE(test::kind_name(test::error_of([&] { rise(toy("linear"), x, Target{}, o); }, &what)), "Usage");
     QVERIFY2(what.find(message.toStdString()) != std::string::npos, what.c_str());
   }
 };

@@ -4,6 +4,7 @@
 #include <algorithm>
 #include <cmath>
 #include <cstring>
+#include <functional>
 #include <limits>
 #include <numbers>
 #include <string>
@@ -39,6 +40,44 @@ Array stack(const Array& a, const Array& b) {
   std::memcpy(out.bytes(), a.bytes(), a.byte_size());
   std::memcpy(out.bytes() + a.byte_size(), b.bytes(), b.byte_size());
   return out;
+}
+
+// Per sample of x, the sum over its `copies` modified copies of add(sample, copy, dscore/dcopy):
+// make(sample, copy, row) writes a copy. The copies run as rows of batches in parallel, and their
+// gradients are added in row order, so the sums do not depend on the batch size or the threads.
+std::vector<double> sum_copy_gradients(
+    const engine::Model& model, const ResolvedTarget& t, const Array& x, std::int64_t copies,
+    const std::vector<std::int64_t>& classes, std::int64_t batch_rows, std::int64_t fixed, const JobControl& control,
+    const std::function<void(std::int64_t, std::int64_t, float*)>& make,
+    const std::function<void(std::int64_t, std::int64_t, const float*, double*)>& add) {
+  const std::int64_t batch = x.dim(0), per = x.size() / batch, rows = batch * copies;
+  const JobControl inner = cancel_only(control);
+  std::vector<double> sums(static_cast<std::size_t>(batch * per));
+  std::vector<Array> grads(static_cast<std::size_t>((rows + batch_rows - 1) / batch_rows));
+  engine::for_each_batch(
+      rows, batch_rows, control,
+      [&](std::int64_t index, std::int64_t first, std::int64_t count) {
+        std::vector<std::int64_t> shape = x.shape();
+        shape[0] = count;
+        Array in(DType::F32, shape);
+        std::vector<std::int64_t> cls(static_cast<std::size_t>(count));
+        for (std::int64_t r = 0; r < count; ++r) {
+          const std::int64_t b = (first + r) / copies;
+          cls[static_cast<std::size_t>(r)] = classes[static_cast<std::size_t>(b)];
+          make(b, (first + r) % copies, in.data<float>() + r * per);
+        }
+        grads[static_cast<std::size_t>(index)] = input_gradient_padded(model, t, in, cls, fixed, inner);
+      },
+      [&](std::int64_t index) {
+        const Array g = std::move(grads[static_cast<std::size_t>(index)]);
+        grads[static_cast<std::size_t>(index)] = Array();
+        const std::int64_t first = index * batch_rows;
+        for (std::int64_t r = 0; r < g.dim(0); ++r) {
+          const std::int64_t b = (first + r) / copies;
+          add(b, (first + r) % copies, g.data<float>() + r * per, sums.data() + b * per);
+        }
+      });
+  return sums;
 }
 
 // splitmix64's output function (Steele, Lea, Flood 2014) on state + the golden gamma.
@@ -194,39 +233,18 @@ Attribution integrated_gradients(const engine::Model& model, const Array& x_in, 
 
   const float* xp = x.data<float>();
   const float* bp = x0.data<float>();
-  std::vector<double> acc(static_cast<std::size_t>(batch * per));
-  const std::int64_t rows = batch * steps;
-  std::vector<Array> grads(static_cast<std::size_t>((rows + options.batch - 1) / options.batch));
-  engine::for_each_batch(
-      rows, options.batch, control,
-      [&](std::int64_t index, std::int64_t first, std::int64_t count) {
-        std::vector<std::int64_t> shape = x.shape();
-        shape[0] = count;
-        Array in(DType::F32, shape);
-        float* ip = in.data<float>();
-        std::vector<std::int64_t> cls(static_cast<std::size_t>(count));
-        for (std::int64_t r = 0; r < count; ++r) {
-          const std::int64_t b = (first + r) / steps, k = (first + r) % steps;
-          const auto alpha = static_cast<float>(q.alpha[static_cast<std::size_t>(k)]);
-          cls[static_cast<std::size_t>(r)] = a.classes[static_cast<std::size_t>(b)];
-          for (std::int64_t i = 0; i < per; ++i) {
-            const float lo = bp[b * per + i];
-            ip[r * per + i] = lo + alpha * (xp[b * per + i] - lo);
-          }
+  const std::vector<double> acc = sum_copy_gradients(
+      model, t, x, steps, a.classes, options.batch, fixed, control,
+      [&](std::int64_t b, std::int64_t k, float* dst) {
+        const auto alpha = static_cast<float>(q.alpha[static_cast<std::size_t>(k)]);
+        for (std::int64_t i = 0; i < per; ++i) {
+          const float lo = bp[b * per + i];
+          dst[i] = lo + alpha * (xp[b * per + i] - lo);
         }
-        grads[static_cast<std::size_t>(index)] = input_gradient_padded(model, t, in, cls, fixed, inner);
       },
-      [&](std::int64_t index) {
-        Array g = std::move(grads[static_cast<std::size_t>(index)]);
-        grads[static_cast<std::size_t>(index)] = Array();
-        const float* gp = g.data<float>();
-        const std::int64_t first = index * options.batch;
-        for (std::int64_t r = 0; r < g.dim(0); ++r) {
-          const std::int64_t b = (first + r) / steps, k = (first + r) % steps;
-          const double w = q.weight[static_cast<std::size_t>(k)];
-          double* ap = acc.data() + b * per;
-          for (std::int64_t i = 0; i < per; ++i) ap[i] += w * gp[r * per + i];
-        }
+      [&](std::int64_t, std::int64_t k, const float* g, double* sums) {
+        const double w = q.weight[static_cast<std::size_t>(k)];
+        for (std::int64_t i = 0; i < per; ++i) sums[i] += w * g[i];
       });
 
   a.map = Array(DType::F32, x.shape());
@@ -270,44 +288,22 @@ Attribution smoothgrad(const engine::Model& model, const Array& x_in, const Targ
     sigma[static_cast<std::size_t>(b)] = options.noise * (static_cast<double>(*hi) - *lo);
   }
 
-  std::vector<double> acc(static_cast<std::size_t>(batch * per));
-  const std::int64_t rows = batch * copies;
-  std::vector<Array> grads(static_cast<std::size_t>((rows + options.batch - 1) / options.batch));
-  engine::for_each_batch(
-      rows, options.batch, control,
-      [&](std::int64_t index, std::int64_t first, std::int64_t count) {
-        std::vector<std::int64_t> shape = x.shape();
-        shape[0] = count;
-        Array in(DType::F32, shape);
-        float* ip = in.data<float>();
-        std::vector<std::int64_t> cls(static_cast<std::size_t>(count));
-        for (std::int64_t r = 0; r < count; ++r) {
-          const std::int64_t b = (first + r) / copies, s = (first + r) % copies;
-          const double sd = sigma[static_cast<std::size_t>(b)];
-          cls[static_cast<std::size_t>(r)] = a.classes[static_cast<std::size_t>(b)];
-          for (std::int64_t i = 0; i < per; ++i) {
-            const double n = sd == 0
-                                 ? 0
-                                 : sd * standard_normal(options.seed, static_cast<std::uint64_t>(b),
-                                                        static_cast<std::uint64_t>(s), static_cast<std::uint64_t>(i));
-            ip[r * per + i] = static_cast<float>(xp[b * per + i] + n);
-          }
+  const std::vector<double> acc = sum_copy_gradients(
+      model, t, x, copies, a.classes, options.batch, fixed, control,
+      [&](std::int64_t b, std::int64_t s, float* dst) {
+        const double sd = sigma[static_cast<std::size_t>(b)];
+        for (std::int64_t i = 0; i < per; ++i) {
+          const double n = sd == 0 ? 0
+                                   : sd * standard_normal(options.seed, static_cast<std::uint64_t>(b),
+                                                          static_cast<std::uint64_t>(s), static_cast<std::uint64_t>(i));
+          dst[i] = static_cast<float>(xp[b * per + i] + n);
         }
-        grads[static_cast<std::size_t>(index)] = input_gradient_padded(model, t, in, cls, fixed, inner);
       },
-      [&](std::int64_t index) {
-        Array g = std::move(grads[static_cast<std::size_t>(index)]);
-        grads[static_cast<std::size_t>(index)] = Array();
-        const float* gp = g.data<float>();
-        const std::int64_t first = index * options.batch;
-        for (std::int64_t r = 0; r < g.dim(0); ++r) {
-          double* ap = acc.data() + ((first + r) / copies) * per;
-          const float* gr = gp + r * per;
-          if (options.squared)
-            for (std::int64_t i = 0; i < per; ++i) ap[i] += static_cast<double>(gr[i]) * gr[i];
-          else
-            for (std::int64_t i = 0; i < per; ++i) ap[i] += gr[i];
-        }
+      [&](std::int64_t, std::int64_t, const float* g, double* sums) {
+        if (options.squared)
+          for (std::int64_t i = 0; i < per; ++i) sums[i] += static_cast<double>(g[i]) * g[i];
+        else
+          for (std::int64_t i = 0; i < per; ++i) sums[i] += g[i];
       });
 
   a.map = Array(DType::F32, x.shape());
