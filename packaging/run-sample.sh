@@ -108,6 +108,14 @@ cat "$out/run-digits.txt"
 "$bin/paramscope-cli" importance "$samples/digits-cnn/model.onnx" -c fisher --stats "$out/digits-stats.safetensors" \
   -g tensor -o "$out/digits-fisher.h5" --summary "$out/digits-fisher.csv" >/dev/null
 echo "Fisher importance of the digits CNN per tensor -> $out/digits-fisher.csv"
+# Why the CNN decides as it does on its first 4 test digits: RISE, DeepLIFT, Integrated Gradients
+# and gradient x input maps with PNG overlays, then how faithful each method is on all 16 digits
+# (deletion and insertion curves; docs/attributions.md).
+"$bin/paramscope-cli" attribute "$samples/digits-cnn/model.onnx" "$samples/digits-cnn/inputs.npy" --limit 4 \
+  -m rise,deeplift,ig,gxi -o "$out/digits-attributions" >"$out/attribute-digits.txt"
+echo "Attribution maps and overlays of 4 digits -> $out/digits-attributions/"
+"$bin/paramscope-cli" evaluate "$samples/digits-cnn/model.onnx" "$samples/digits-cnn/inputs.npy" \
+  -m rise,deeplift,ig,gxi,smoothgrad -o "$out/digits-faithfulness.csv" --curves "$out/digits-faithfulness-curves.json"
 # The GUI's view of the sample, rendered on a virtual display.
 if [ -x "$bin/paramscope" ] && command -v xvfb-run >/dev/null; then
   xvfb-run -a -s "-screen 0 1600x1000x24" "$bin/paramscope" --quit-after-load --compute magnitude --size 1500x950 \
@@ -119,6 +127,10 @@ if [ -x "$bin/paramscope" ] && command -v xvfb-run >/dev/null; then
   xvfb-run -a -s "-screen 0 1600x1000x24" "$bin/paramscope" --quit-after-load --merge --size 1500x950 \
     --screenshot "$out/gui-merge-digits.png" "$samples/digits-merge/base" "$samples/digits-merge/ft-a" \
     "$samples/digits-merge/ft-b" >/dev/null 2>&1 || echo "run-sample.sh: GUI screenshot failed" >&2
+  xvfb-run -a -s "-screen 0 1600x1000x24" "$bin/paramscope" --quit-after-load --size 1500x950 \
+    --attribute "$samples/digits-cnn/model.onnx" --methods rise,deeplift,ig,gxi \
+    --screenshot "$out/gui-attributions-digits.png" "$samples/digits-cnn/inputs.npy" >/dev/null 2>&1 ||
+    echo "run-sample.sh: GUI screenshot failed" >&2
 fi
 echo
 echo "No display: wrote the headless report to $out/"

@@ -1,7 +1,7 @@
 #!/bin/sh
 # Installs what is missing (apt-get), builds ParamScope and runs the whole test suite: every
-# label (unit, io, cli, engine, gui under xvfb-run) in the release build, then the unit, io, cli
-# and engine tests again under AddressSanitizer + UBSan (the malformed-file corpus must be clean
+# label (unit, io, cli, engine, xai, gui under xvfb-run) in the release build, then the unit, io, cli,
+# engine and xai tests again under AddressSanitizer + UBSan (the malformed-file corpus must be clean
 # there).
 set -eu
 src=$(cd "$(dirname "$0")/.." && pwd)
@@ -12,4 +12,4 @@ cmake --build --preset release
 ctest --preset release
 cmake --preset asan >/dev/null
 cmake --build --preset asan
-ctest --preset asan -L 'unit|io|cli|engine'
+ctest --preset asan -L 'unit|io|cli|engine|xai'

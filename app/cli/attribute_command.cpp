@@ -34,16 +34,18 @@ struct AttributeOptions {
   bool json = false;
 };
 
-TensorToWrite floats(std::string name, const Array& a) {
-  const Array f = a.cast(DType::F32);
-  return TensorToWrite::from_bytes(std::move(name), DType::F32, Shape(f.shape().begin(), f.shape().end()),
-                                   {f.bytes(), f.byte_size()});
+// A dataset over an array kept alive in `keep` until the HDF5 file is written (Array copies share
+// their data, so the bytes stay where they are while `keep` grows).
+TensorToWrite kept(std::vector<Array>& keep, std::string name, Array a) {
+  keep.push_back(std::move(a));
+  const Array& k = keep.back();
+  return TensorToWrite::from_bytes(std::move(name), k.type(), Shape(k.shape().begin(), k.shape().end()),
+                                   {k.bytes(), k.byte_size()});
 }
 
 template <class T>
-TensorToWrite numbers(std::string name, const std::vector<T>& v) {
-  return TensorToWrite::from_bytes(std::move(name), dtype_of<T>(), Shape{static_cast<std::int64_t>(v.size())},
-                                   std::as_bytes(std::span(v)));
+Array vector_array(const std::vector<T>& v) {
+  return Array::of<T>({static_cast<std::int64_t>(v.size())}, std::span<const T>(v));
 }
 
 void attribute(const AttributeOptions& o, Context& ctx) {
@@ -54,7 +56,7 @@ void attribute(const AttributeOptions& o, Context& ctx) {
   const fs::path dir(o.out);
   fs::create_directories(dir);
   std::vector<Hdf5Dataset> datasets;
-  std::vector<Array> keep;  // the HDF5 writer reads from these buffers
+  std::vector<Array> keep;  // what the HDF5 datasets read from
   Json summary = {{"model", o.model}, {"maps", Json::array()}};
   std::vector<std::string> written;
   for (const auto& input : o.inputs) {
@@ -70,16 +72,17 @@ void attribute(const AttributeOptions& o, Context& ctx) {
       const std::string base = stem + "." + method;
       write_npy(dir / (base + ".npy"), a.map);
       written.push_back((dir / (base + ".npy")).string());
-      keep.push_back(a.map.cast(DType::F32));
       std::vector<Hdf5Attribute> attrs{{"method", method, 0, false}, {"input", input, 0, false}};
       if (!o.method.layer.empty() && method.starts_with("deeplift"))
         attrs.push_back({"layer", o.method.layer, 0, false});
-      datasets.push_back({stem + "/" + method + "/map", floats("map", keep.back()), attrs});
-      datasets.push_back({stem + "/" + method + "/classes", numbers("classes", a.classes), {}});
-      datasets.push_back({stem + "/" + method + "/score", numbers("score", a.score), {}});
+      const std::string group = stem + "/" + method + "/";
+      datasets.push_back({group + "map", kept(keep, "map", a.map.cast(DType::F32)), attrs});
+      datasets.push_back({group + "classes", kept(keep, "classes", vector_array(a.classes)), {}});
+      datasets.push_back({group + "score", kept(keep, "score", vector_array(a.score)), {}});
       if (!a.baseline_score.empty())
-        datasets.push_back({stem + "/" + method + "/baseline_score", numbers("baseline_score", a.baseline_score), {}});
-      if (!a.delta.empty()) datasets.push_back({stem + "/" + method + "/delta", numbers("delta", a.delta), {}});
+        datasets.push_back(
+            {group + "baseline_score", kept(keep, "baseline_score", vector_array(a.baseline_score)), {}});
+      if (!a.delta.empty()) datasets.push_back({group + "delta", kept(keep, "delta", vector_array(a.delta)), {}});
       for (std::size_t b = 0; b < a.classes.size(); ++b) {
         Json row = {
             {"input", input}, {"sample", b}, {"method", method}, {"class", a.classes[b]}, {"score", a.score[b]}};

@@ -34,7 +34,19 @@
    the digits CNN sample (s = 4) and the MobileNetV2-sized CNN (s = 7) of engine_models.py. Wall
    ms; the maps' sums agree only statistically (the two sides draw different masks).
 
-  --only open,stats,importance,spectral,merge,engine,rise   run some sections
+  run_benchmarks.py --only rise [--masks N] [--mbv2-masks M]   (default 4000 and 1000: MobileNetV2
+   takes 8-9 minutes per side for 4000 masks on the 2-core machine)
+
+8. deeplift (issue 7; not run by default, needs no checkpoint): DeepLIFT-Rescale with a zero
+   baseline, attributions of each input's top-class logit to the input, per call of a batch of 1
+   and of 16 (paramscope-bench-deeplift, xai::deeplift) against torch_deeplift.py (the rules as
+   custom autograd Functions on the module's ReLU, ReLU6 and MaxPool2d: two forward passes and one
+   backward), on the digits CNN and the MobileNetV2-sized CNN; median ms of 50 calls (20 at batch
+   16; MobileNetV2: 5 and 3), and how far apart the two maps are (relative L2 and max difference).
+   On a busy machine run with OMP_WAIT_POLICY=passive: torch's spinning OpenMP threads otherwise
+   lose their core to other processes and a 3 ms call takes 140 ms.
+
+  --only open,stats,importance,spectral,merge,engine,rise,deeplift   run some sections
   --cold    importance with a cold page cache: caches are dropped (root: /proc/sys/vm/drop_caches)
             before every run, so the read floor is the disk's and each program reads from disk
 """
@@ -97,6 +109,8 @@ def main():
     ap.add_argument("--threads", type=int, default=0)
     ap.add_argument("--only", default="open,stats,importance,spectral")
     ap.add_argument("--cold", action="store_true")
+    ap.add_argument("--masks", type=int, default=4000, help="rise: masks on the digits CNN (default 4000)")
+    ap.add_argument("--mbv2-masks", type=int, default=1000, help="rise: masks on MobileNetV2 (default 1000)")
     ap.add_argument("--finetunes", help="merge: comma-separated fine-tune folders (default CHECKPOINT-ft1..3)")
     a = ap.parse_args()
     only = set(a.only.split(","))
@@ -108,11 +122,18 @@ def main():
         only.discard("engine")
         if not only:
             return
+    if only & {"rise", "deeplift"}:
+        print(f"load average before: {' '.join(f'{v:.2f}' for v in os.getloadavg())}, cores: {os.cpu_count()},"
+              f" OMP_WAIT_POLICY={env.get('OMP_WAIT_POLICY', '(unset)')}")
+    if "deeplift" in only:
+        bench_deeplift(a.build, a.threads or 2, env)
+        only.discard("deeplift")
     if "rise" in only:
-        bench_rise(a.build, a.threads or 2, env)
+        bench_rise(a.build, a.threads or 2, env, a.masks, a.mbv2_masks)
         only.discard("rise")
-        if not only:
-            return
+    if not only:
+        print(f"load average after: {' '.join(f'{v:.2f}' for v in os.getloadavg())}")
+        return
     if not a.checkpoint:
         ap.error(f"--only {','.join(sorted(only))} needs a CHECKPOINT_DIR")
     cli = os.path.join(a.build, "app", "paramscope-cli")
@@ -374,11 +395,13 @@ def bench_engine(build, threads, env):
         print("  " + c)
 
 
-# (model, grid cells, timed repeats): 4000 masks in batches of 64 each
+# (model, grid cells, timed repeats), batches of 64 masks. MobileNetV2 takes 115-130 ms per mask
+# on each side on the 2-core machine (4000 masks: 8-9 minutes per side), so it runs --mbv2-masks
+# (default 1000); the time scales linearly with the masks.
 RISE_CASES = [("digits-cnn", 4, 3), ("mbv2", 7, 1)]
 
 
-def bench_rise(build, threads, env):
+def bench_rise(build, threads, env, masks=4000, mbv2_masks=1000):
     ours_cmd = os.path.join(build, "tests", "bench", "paramscope-bench-rise")
     torch_side = ["/usr/bin/python3", os.path.join(HERE, "torch_rise.py")]
     env = dict(env, PARAMSCOPE_THREADS=str(threads))
@@ -387,20 +410,60 @@ def bench_rise(build, threads, env):
     try:
         print(run(["/usr/bin/python3", os.path.join(HERE, "engine_models.py"), tmp]), end="")
         for name, cells, repeat in RISE_CASES:
-            args = [os.path.join(tmp, name + ".onnx"), "--masks", "4000", "--cells", str(cells), "--batch", "64",
+            n = mbv2_masks if name == "mbv2" else masks
+            args = [os.path.join(tmp, name + ".onnx"), "--masks", str(n), "--cells", str(cells), "--batch", "64",
                     "--repeat", str(repeat)]
             ours = json.loads(run([ours_cmd] + args, env))
             theirs = json.loads(run(torch_side + args + ["--threads", str(threads)], env))
-            rows.append((name, cells, ours, theirs))
+            rows.append((name, cells, n, ours, theirs))
     finally:
         shutil.rmtree(tmp)
-    print(f"RISE, 4000 masks, batch 64, {threads} threads, cores: {os.cpu_count()}; median ms (min)")
-    print(f"{'model':12s} {'s':>2s} {'ParamScope ms':>22s} {'torch ms':>22s} {'torch/ours':>10s}  class, map sums")
-    for name, cells, ours, theirs in rows:
-        print(f"{name:12s} {cells:2d} {ours['ms']['median']:11.1f} ({ours['ms']['min']:8.1f})"
+    print(f"RISE, batch 64, p 0.5, {threads} threads, cores: {os.cpu_count()}; median ms (min) per explanation")
+    print(f"{'model':12s} {'s':>2s} {'masks':>5s} {'ParamScope ms':>22s} {'torch ms':>22s} {'torch/ours':>10s}"
+          f"  class, probability, map sums (different masks: equal only statistically)")
+    for name, cells, n, ours, theirs in rows:
+        print(f"{name:12s} {cells:2d} {n:5d} {ours['ms']['median']:11.1f} ({ours['ms']['min']:8.1f})"
               f" {theirs['ms']['median']:11.1f} ({theirs['ms']['min']:8.1f})"
               f" {theirs['ms']['median'] / ours['ms']['median']:10.2f}  {ours['class']} vs {theirs['class']},"
-              f" {ours['map_sum']:.4g} vs {theirs['map_sum']:.4g}")
+              f" {ours['score']:.6g} vs {theirs['score']:.6g}, {ours['map_sum']:.5g} vs {theirs['map_sum']:.5g}"
+              f" ({rel_diff(ours['map_sum'], theirs['map_sum']) * 100:.1f} % apart)")
+
+
+# (model, batch, calls timed): one xai::deeplift call per batch, zero baseline, top-class logit.
+DEEPLIFT_CASES = [("digits-cnn", 1, 50), ("digits-cnn", 16, 20), ("mbv2", 1, 5), ("mbv2", 16, 3)]
+
+
+def bench_deeplift(build, threads, env):
+    import numpy as np
+    ours_cmd = os.path.join(build, "tests", "bench", "paramscope-bench-deeplift")
+    torch_side = ["/usr/bin/python3", os.path.join(HERE, "torch_deeplift.py")]
+    env = dict(env, PARAMSCOPE_THREADS=str(threads))
+    tmp = tempfile.mkdtemp(prefix="paramscope-bench-deeplift-")
+    rows = []
+    try:
+        print(run(["/usr/bin/python3", os.path.join(HERE, "engine_models.py"), tmp]), end="")
+        for name, batch, repeat in DEEPLIFT_CASES:
+            args = [os.path.join(tmp, name + ".onnx"), "--batch", str(batch), "--repeat", str(repeat)]
+            ours_map, torch_map = os.path.join(tmp, "ours.f32"), os.path.join(tmp, "torch.f32")
+            ours = json.loads(run([ours_cmd] + args + ["--save", ours_map], env))
+            theirs = json.loads(run(torch_side + args + ["--threads", str(threads), "--save", torch_map], env))
+            a = np.fromfile(ours_map, np.float32).astype(np.float64)
+            b = np.fromfile(torch_map, np.float32).astype(np.float64)
+            agree = (np.linalg.norm(a - b) / np.linalg.norm(b), np.abs(a - b).max() / np.abs(b).max())
+            rows.append((name, batch, ours, theirs, agree))
+    finally:
+        shutil.rmtree(tmp)
+    print(f"DeepLIFT-Rescale, zero baseline, top-class logit, {threads} threads; median ms per call (min), per input")
+    print(f"{'model':12s} {'batch':>5s} {'ParamScope ms':>20s} {'torch ms':>20s} {'ms/input ours':>13s}"
+          f" {'torch':>9s} {'torch/ours':>10s}  agreement")
+    for name, batch, ours, theirs, (l2, mx) in rows:
+        same = "same classes" if ours["classes"] == theirs["classes"] else f"classes {ours['classes']} vs {theirs['classes']}"
+        print(f"{name:12s} {batch:5d} {ours['ms']['median']:10.3f} ({ours['ms']['min']:7.3f})"
+              f" {theirs['ms']['median']:10.3f} ({theirs['ms']['min']:7.3f})"
+              f" {ours['ms']['median'] / batch:13.3f} {theirs['ms']['median'] / batch:9.3f}"
+              f" {theirs['ms']['median'] / ours['ms']['median']:10.2f}  {same}; maps: relative L2 {l2:.1e},"
+              f" max |diff| / max |map| {mx:.1e}; |sum - Δscore| {ours['max_abs_delta']:.1e} vs"
+              f" {theirs['max_abs_delta']:.1e}")
 
 
 if __name__ == "__main__":

@@ -76,16 +76,6 @@ Array digits(std::int64_t n) {
   return read_npy(test::samples_dir() / "digits-cnn" / "inputs.npy").rows(0, n);
 }
 
-template <class F>
-Error::Kind error_kind(F&& f) {
-  try {
-    f();
-  } catch (const Error& e) {
-    return e.kind();
-  }
-  return static_cast<Error::Kind>(255);
-}
-
 }  // namespace
 
 class TestDeepLift : public QObject {
@@ -390,22 +380,47 @@ class TestDeepLift : public QObject {
     QVERIFY(max_abs_delta(s40) <= 1e-5 * std::max(1.0, max_change(s40)));
   }
 
+  // A model whose input fixes the batch size to 1 gets the rows one by one: the same maps, and
+  // the product x * x (no exact rule) still sums to the change in output.
+  void fixed_batch_model() {
+    const Model free = Model::load(test::data("xai") / "gradients" / "quadratic.onnx");
+    const Model one = Model::load(test::data("xai") / "gradients" / "quadratic_b1.onnx");
+    QCOMPARE(one.inputs()[0].shape, (std::vector<std::int64_t>{1, 4}));
+    const Array x = Array::of<float>({3, 4}, {1, 2, -1, 0.5f, 2, -1, 1, 1, 0, 3, 1, -2});
+    const Array x0(DType::F32, {3, 4});
+    const auto a = xai::deeplift(free, x, x0, {}), b = xai::deeplift(one, x, x0, {});
+    QCOMPARE(b.classes, a.classes);
+    QCOMPARE(b.score, a.score);
+    QCOMPARE(b.map.shape(), a.map.shape());
+    for (std::int64_t i = 0; i < a.map.size(); ++i) QCOMPARE(b.map.data<float>()[i], a.map.data<float>()[i]);
+    QVERIFY(max_abs_delta(b) <= 1e-5 * std::max(1.0, max_change(b)));
+    const auto s = xai::deeplift_shap(one, x.rows(0, 2), x, {});  // 3 references, one row per run
+    QCOMPARE(s.map.shape(), (std::vector<std::int64_t>{2, 4}));
+    QVERIFY(max_abs_delta(s) <= 1e-5 * std::max(1.0, max_change(s)));
+  }
+
   void errors() {
     const Model m = Model::load(test::samples_dir() / "digits-cnn" / "model.onnx");
     const Array x = digits(2);
     const Array x0(DType::F32, x.shape());
     xai::DeepLiftOptions o;
     o.layer = "no such layer";
-    QCOMPARE(error_kind([&] { xai::deeplift(m, x, x0, {}, o); }), Error::Kind::Usage);
-    QCOMPARE(error_kind([&] { xai::deeplift(m, x, x.rows(0, 1), {}); }), Error::Kind::Usage);
-    QCOMPARE(error_kind([&] { xai::deeplift_shap(m, x, Array(DType::F32, {0, 1, 8, 8}), {}); }), Error::Kind::Usage);
-    QCOMPARE(error_kind([&] { xai::deeplift_shap(m, x, Array(DType::F32, {2, 1, 8, 7}), {}); }), Error::Kind::Usage);
+    QCOMPARE(test::error_of([&] { xai::deeplift(m, x, x0, {}, o); }), Error::Kind::Usage);
+    QCOMPARE(test::error_of([&] { xai::deeplift(m, x, x.rows(0, 1), {}); }), Error::Kind::Usage);
+    QCOMPARE(test::error_of([&] {
+               xai::deeplift_shap(m, x, Array(DType::F32, {0, 1, 8, 8}), {});
+             }),
+             Error::Kind::Usage);
+    QCOMPARE(test::error_of([&] {
+               xai::deeplift_shap(m, x, Array(DType::F32, {2, 1, 8, 7}), {});
+             }),
+             Error::Kind::Usage);
     CancelToken cancel;
     cancel.cancel();
     JobControl control;
     control.cancel = &cancel;
-    QCOMPARE(error_kind([&] { xai::deeplift(m, x, x0, {}, {}, control); }), Error::Kind::Cancelled);
-    QCOMPARE(error_kind([&] { xai::deeplift_shap(m, x, x0, {}, {}, control); }), Error::Kind::Cancelled);
+    QCOMPARE(test::error_of([&] { xai::deeplift(m, x, x0, {}, {}, control); }), Error::Kind::Cancelled);
+    QCOMPARE(test::error_of([&] { xai::deeplift_shap(m, x, x0, {}, {}, control); }), Error::Kind::Cancelled);
   }
 };
 

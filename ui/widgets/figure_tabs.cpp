@@ -5,6 +5,7 @@
 #include <QSettings>
 #include <QString>
 
+#include "attribution_dashboard.h"
 #include "heatmap_controls.h"
 #include "heatmap_page.h"
 #include "job.h"
@@ -61,6 +62,9 @@ FigureTabs::FigureTabs(JobsModel* jobs, CheckpointTreeModel* model, QWidget* par
   merge_ = new MergeDashboard(jobs_, model, this);
   addTab(merge_, tr("Merge"));
   connect(merge_, &MergeDashboard::updated, this, [this] { emit viewUpdated(MergeTab); });
+  attributions_ = new AttributionDashboard(jobs_, this);
+  addTab(attributions_, tr("Attributions"));
+  connect(attributions_, &AttributionDashboard::updated, this, [this] { emit viewUpdated(AttributionTab); });
   histogram_->set_log_counts(true);
   connect(heatmapPage_, &HeatmapPage::weightsRebuilt, this,
           [this](std::shared_ptr<const TensorPyramid> p, const std::string& title) { surfaceControls_->setTensor(p, title); });
@@ -99,11 +103,13 @@ bool FigureTabs::profileLines() const { return profile_->style() == figures::Pro
 figures::Scene* FigureTabs::currentScene() const {
   const int i = currentIndex();
   if (i == MergeTab) return merge_->currentScene();
+  if (i == AttributionTab) return attributions_->currentScene();
   return i >= 0 && i <= SurfaceTab ? views_[i]->scene() : nullptr;
 }
 
 QString FigureTabs::currentFigureName() const {
   if (currentIndex() == MergeTab) return merge_->currentPageName();
+  if (currentIndex() == AttributionTab) return attributions_->currentPageName();
   return tabText(currentIndex()).toLower().replace(QLatin1Char(' '), QLatin1Char('-'));
 }
 

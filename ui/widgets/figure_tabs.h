@@ -1,5 +1,5 @@
-// The central area: one tab per view (blocks, heatmap, depth profile, distribution, spectrum, 3D),
-// each a figures scene in a VTK view. Data for the views is prepared on the worker pool through
+// The central area: one tab per view (blocks, heatmap, depth profile, distribution, spectrum, 3D,
+// merge, attributions), each a figures scene in a VTK view. Data for the views is prepared on the worker pool through
 // jobs; the tabs only show it. Export writes the current view as PNG, SVG or PDF.
 #pragma once
 
@@ -27,6 +27,7 @@ class SurfaceScene;
 
 namespace paramscope::ui {
 
+class AttributionDashboard;
 class HeatmapPage;
 class JobsModel;
 class MergeDashboard;
@@ -37,7 +38,7 @@ class FigureTabs : public QTabWidget {
   Q_OBJECT
 
 public:
-  enum Tab : int { BlocksTab, HeatmapTab, ProfileTab, HistogramTab, SpectrumTab, SurfaceTab, MergeTab };
+  enum Tab : int { BlocksTab, HeatmapTab, ProfileTab, HistogramTab, SpectrumTab, SurfaceTab, MergeTab, AttributionTab };
 
   /// model: the open checkpoints, from which the Merge tab picks its base and fine-tunes.
   FigureTabs(JobsModel* jobs, CheckpointTreeModel* model, QWidget* parent = nullptr);
@@ -70,6 +71,8 @@ public:
   HeatmapPage* heatmapPage() const noexcept { return heatmapPage_; }
   /// The Merge tab.
   MergeDashboard* mergeDashboard() const noexcept { return merge_; }
+  /// The Attributions tab.
+  AttributionDashboard* attributionDashboard() const noexcept { return attributions_; }
   /// A file name for the current view's figure ("heatmap", "merge-similarity").
   QString currentFigureName() const;
 
@@ -96,6 +99,7 @@ private:
   SurfaceControls* surfaceControls_ = nullptr;  // hosts views_[SurfaceTab] under its bar
   HeatmapPage* heatmapPage_ = nullptr;  // hosts views_[HeatmapTab] under its controls
   MergeDashboard* merge_ = nullptr;
+  AttributionDashboard* attributions_ = nullptr;
   std::vector<std::vector<std::string>> profileTensors_;  // [series][block]
   const paramscope::Tensor* tensor_ = nullptr;             // the tensor the latest jobs are for
 };

@@ -14,6 +14,7 @@
 #include <QSettings>
 #include <QStatusBar>
 
+#include "attribution_dashboard.h"
 #include "checkpoint_loader.h"
 #include "checkpoint_tree_model.h"
 #include "criterion_panel.h"
@@ -298,6 +299,7 @@ void MainWindow::exportMaps() {
 void MainWindow::restoreSession() {
   for (const QString& path : QSettings().value(kSessionFilesKey).toStringList())
     if (QFileInfo::exists(path)) openPath(path);
+  figures_->attributionDashboard()->restoreSession();
 }
 
 void MainWindow::closeEvent(QCloseEvent* event) {

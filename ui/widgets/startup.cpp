@@ -3,6 +3,7 @@
 #include <cstdio>
 #include <filesystem>
 
+#include <QComboBox>
 #include <QCommandLineParser>
 #include <QCoreApplication>
 #include <QImage>
@@ -10,6 +11,8 @@
 #include <QRegularExpression>
 #include <QTimer>
 
+#include "attribution_dashboard.h"
+#include "attribution_inputs_bar.h"
 #include "checkpoint_tree_model.h"
 #include "criterion_panel.h"
 #include "figure_tabs.h"
@@ -61,7 +64,20 @@ StartupOptions parseStartupOptions(const QStringList& arguments) {
       QStringLiteral("merge-page"),
       QCoreApplication::translate("main", "With --merge, show this page: similarity, blocks, magnitudes or elements."),
       QStringLiteral("page"));
-  parser.addOptions({screenshot, quit, size, compute, tensor, view, merge, mergePage});
+  const QCommandLineOption attribute(
+      QStringLiteral("attribute"),
+      QCoreApplication::translate("main", "Show the Attributions tab on this ONNX model with the paths as its inputs "
+                                          "(PNG, JPEG, NPY, NPZ) and compute the maps for the top class."),
+      QStringLiteral("model"));
+  const QCommandLineOption methods(
+      QStringLiteral("methods"),
+      QCoreApplication::translate("main", "With --attribute: rise, deeplift, deeplift-shap, ig, gxi, smoothgrad "
+                                          "(comma-separated; default rise,deeplift,ig,gxi)."),
+      QStringLiteral("list"));
+  const QCommandLineOption sample(QStringLiteral("sample"),
+                                  QCoreApplication::translate("main", "With --attribute: the sample explained (0)."),
+                                  QStringLiteral("n"));
+  parser.addOptions({screenshot, quit, size, compute, tensor, view, merge, mergePage, attribute, methods, sample});
   parser.addPositionalArgument(QStringLiteral("path"),
                                QCoreApplication::translate("main", "Checkpoint files or folders to open."),
                                QStringLiteral("[path...]"));
@@ -90,7 +106,7 @@ StartupOptions parseStartupOptions(const QStringList& arguments) {
     static const QStringList views{QStringLiteral("blocks"),       QStringLiteral("heatmap"),
                                    QStringLiteral("profile"),      QStringLiteral("distribution"),
                                    QStringLiteral("spectrum"),     QStringLiteral("3d"),
-                                   QStringLiteral("merge")};
+                                   QStringLiteral("merge"),        QStringLiteral("attributions")};
     o.view = static_cast<int>(views.indexOf(parser.value(view).toLower()));
     if (o.view < 0) {
       o.error = QCoreApplication::translate("main", "--view is one of %1, not '%2'")
@@ -99,6 +115,33 @@ StartupOptions parseStartupOptions(const QStringList& arguments) {
     }
   }
   o.merge = parser.isSet(merge);
+  o.attribute = parser.value(attribute);
+  if ((parser.isSet(methods) || parser.isSet(sample)) && o.attribute.isEmpty()) {
+    o.error = QCoreApplication::translate("main", "--methods and --sample go with --attribute MODEL");
+    return o;
+  }
+  if (!o.attribute.isEmpty()) {
+    o.methods = parser.isSet(methods) ? parser.value(methods).split(QLatin1Char(','), Qt::SkipEmptyParts)
+                                      : QStringList{QStringLiteral("rise"), QStringLiteral("deeplift"),
+                                                    QStringLiteral("ig"), QStringLiteral("gxi")};
+    for (const QString& m : o.methods) {
+      bool known = false;
+      for (int i = 0; i < kAttributionMethodCount; ++i)
+        known = known || m == QLatin1String(attributionMethodKey(static_cast<AttributionMethod>(i)));
+      if (!known) {
+        o.error = QCoreApplication::translate("main", "--methods: unknown method '%1' (rise, deeplift, deeplift-shap, "
+                                                      "ig, gxi, smoothgrad)")
+                      .arg(m);
+        return o;
+      }
+    }
+    bool ok = true;
+    o.sample = parser.isSet(sample) ? parser.value(sample).toInt(&ok) : 0;
+    if (!ok || o.sample < 0) {
+      o.error = QCoreApplication::translate("main", "--sample wants a sample index, not '%1'").arg(parser.value(sample));
+      return o;
+    }
+  }
   if (parser.isSet(mergePage)) {
     static const QStringList pages{QStringLiteral("similarity"), QStringLiteral("blocks"), QStringLiteral("magnitudes"),
                                    QStringLiteral("elements")};
@@ -127,6 +170,10 @@ StartupRun::StartupRun(MainWindow* window, StartupOptions options, QObject* pare
 
 void StartupRun::start() {
   if (options_.size.isValid()) window_->resize(options_.size);
+  if (!options_.attribute.isEmpty()) {
+    startAttribution();
+    return;
+  }
   waiting_ = static_cast<int>(options_.paths.size());
   connect(window_, &MainWindow::loaded, this, &StartupRun::onDone);
   connect(window_, &MainWindow::loadFailed, this, [this] {
@@ -238,6 +285,46 @@ void StartupRun::startMerge() {
   });
 }
 
+void StartupRun::startAttribution() {
+  FigureTabs* tabs = window_->figures();
+  tabs->setCurrentIndex(FigureTabs::AttributionTab);
+  AttributionDashboard* dashboard = tabs->attributionDashboard();
+  std::vector<AttributionMethod> methods;
+  for (const QString& m : options_.methods)
+    for (int i = 0; i < kAttributionMethodCount; ++i)
+      if (m == QLatin1String(attributionMethodKey(static_cast<AttributionMethod>(i))))
+        methods.push_back(static_cast<AttributionMethod>(i));
+  dashboard->inputs()->setMethods(methods);
+  auto fail = [this](const QString& message) {
+    std::fprintf(stderr, "paramscope: %s\n", qPrintable(message));
+    failed_ = true;
+    QTimer::singleShot(200, this, &StartupRun::complete);
+  };
+  connect(dashboard, &AttributionDashboard::opened, this, [this, dashboard, fail](bool ok) {
+    if (!ok) return fail(dashboard->status());
+    if (options_.sample > 0) {
+      if (options_.sample >= dashboard->inputs()->sampleBox()->count())
+        return fail(QStringLiteral("--sample %1: the inputs hold %2 samples")
+                        .arg(options_.sample)
+                        .arg(dashboard->inputs()->sampleBox()->count()));
+      dashboard->inputs()->sampleBox()->setCurrentIndex(options_.sample);  // predicts again
+    }
+  });
+  connect(dashboard, &AttributionDashboard::predicted, this, [this, dashboard, fail] {
+    if (dashboard->inputs()->sample() != options_.sample || dashboard->running()) return;
+    if (dashboard->compute().empty()) fail(QStringLiteral("nothing to compute"));
+  });
+  connect(dashboard, &AttributionDashboard::computed, this, [this, dashboard] {
+    if (dashboard->status().contains(QStringLiteral(" failed: "))) {
+      std::fprintf(stderr, "paramscope: %s\n", qPrintable(dashboard->status()));
+      failed_ = true;
+    }
+    // Let the last renders reach the screen before the picture.
+    QTimer::singleShot(700, this, &StartupRun::complete);
+  });
+  if (!dashboard->open(options_.attribute, options_.paths)) fail(QStringLiteral("no model"));
+}
+
 void StartupRun::finishMerge() {
   disconnect(window_->figures()->mergeDashboard(), nullptr, this, nullptr);
   if (options_.mergePage >= 0) window_->figures()->mergeDashboard()->pages()->setCurrentIndex(options_.mergePage);
@@ -249,6 +336,7 @@ void StartupRun::complete() {
   completed_ = true;
   disconnect(window_, nullptr, this, nullptr);
   disconnect(window_->figures(), nullptr, this, nullptr);
+  disconnect(window_->figures()->attributionDashboard(), nullptr, this, nullptr);
   int code = failed_ ? 1 : 0;
   if (!options_.screenshot.isEmpty()) {
     // grab() also renders the OpenGL chart (QOpenGLWidget supports it).

@@ -1,6 +1,7 @@
 // The command line of the paramscope GUI and the scripted runs it allows:
 //   paramscope [PATH...] [--compute CRITERION] [--tensor NAME] [--view TAB] [--screenshot FILE]
 //              [--quit-after-load] [--size WxH] [--merge [--merge-page PAGE]]
+//   paramscope --attribute MODEL.onnx INPUT... [--methods rise,deeplift,ig,gxi] [--sample N] ...
 #pragma once
 
 #include <QObject>
@@ -21,6 +22,9 @@ struct StartupOptions {
   int view = -1;           ///< FigureTabs::Tab to show; -1: leave as it is
   bool merge = false;      ///< the Merge tab on the paths: the first the base, the others fine-tunes
   int mergePage = -1;      ///< MergeDashboard::Page to show; -1: the one the run ends on
+  QString attribute;       ///< ONNX model for the Attributions tab (paths are then its inputs); "" for none
+  QStringList methods;     ///< with attribute: the methods (rise, deeplift, deeplift-shap, ig, gxi, smoothgrad)
+  int sample = 0;          ///< with attribute: the sample explained
   QString error;           ///< what is wrong with the command line; "" if nothing
   bool helpShown = false;  ///< --help or --version printed its text: exit 0
 };
@@ -34,7 +38,9 @@ StartupOptions parseStartupOptions(const QStringList& arguments);
 /// Opens the paths in window, then (when every load has finished, and the --compute job if
 /// any) selects the --tensor and waits for its heatmap, shows the --view, saves the screenshot
 /// and reports finished(exit code): 0 all loaded, 1 a load, the job or the tensor failed, 2 the
-/// screenshot was not saved. Without paths, reopens the last session.
+/// screenshot was not saved. Without paths, reopens the last session. With --attribute, opens the
+/// Attributions tab on the model and the paths as its inputs, computes the methods for the top
+/// class and waits for their maps and curves instead.
 class StartupRun : public QObject {
   Q_OBJECT
 
@@ -48,6 +54,7 @@ signals:
 private:
   void onDone();
   void startMerge();
+  void startAttribution();
   void finishMerge();
   void showRequested();
   void complete();

@@ -2,11 +2,13 @@
 // on the baseline, then one backward pass on x whose nonlinear nodes use DeepLIFT's multipliers
 // (xai/deeplift_rules.h) instead of gradients.
 #include <algorithm>
+#include <cstring>
 #include <string>
 
 #include "paramscope/attribution.h"
 #include "paramscope/error.h"
 #include "xai/deeplift_rules.h"
+#include "xai/padded_runs.h"
 #include "xai/target_score.h"
 
 namespace paramscope::xai {
@@ -69,6 +71,46 @@ Attribution deeplift_rows(const engine::Model& model, const ResolvedTarget& t, c
   return r;
 }
 
+// deeplift_rows for models whose input fixes the batch size (often 1): the rows go in chunks of
+// exactly that many, the last padded with zero rows whose results are dropped.
+Attribution deeplift_any_batch(const engine::Model& model, const ResolvedTarget& t, const Array& x, const Array& base,
+                               const std::vector<std::int64_t>& classes, const DeepLiftOptions& options,
+                               const JobControl& control) {
+  const std::int64_t fixed = declared_batch(model, t), rows = x.dim(0);
+  if (fixed <= 0 || fixed == rows) return deeplift_rows(model, t, x, base, classes, options, control);
+  Attribution all;
+  std::vector<Array> maps;
+  for (std::int64_t first = 0; first < rows; first += fixed) {
+    const std::int64_t n = std::min(fixed, rows - first);
+    std::vector<std::int64_t> cls;
+    if (!classes.empty())
+      for (std::int64_t r = 0; r < fixed; ++r)
+        cls.push_back(classes[static_cast<std::size_t>(first + std::min(r, n - 1)) % classes.size()]);
+    const Attribution part = deeplift_rows(model, t, padded_rows(x, first, n, fixed),
+                                           padded_rows(base, first, n, fixed), cls, options, control);
+    if (part.map.rank() == 0 || part.map.dim(0) != fixed)
+      throw usage_error("layer '" + options.layer + "' of shape " + shape_string(part.map.shape()) +
+                        " has no batch axis first");
+    maps.push_back(part.map.rows(0, n));
+    for (std::int64_t r = 0; r < n; ++r) {
+      const auto i = static_cast<std::size_t>(r);
+      all.classes.push_back(part.classes[i]);
+      all.score.push_back(part.score[i]);
+      all.baseline_score.push_back(part.baseline_score[i]);
+      all.delta.push_back(part.delta[i]);
+    }
+  }
+  std::vector<std::int64_t> shape = maps.front().shape();
+  shape[0] = rows;
+  all.map = Array(DType::F32, shape);
+  std::size_t at = 0;
+  for (const Array& m : maps) {
+    std::memcpy(all.map.bytes() + at, m.bytes(), m.byte_size());
+    at += m.byte_size();
+  }
+  return all;
+}
+
 void check_input(const Array& x) {
   if (x.rank() < 1 || x.dim(0) < 1)
     throw usage_error("DeepLIFT needs a batch of samples, not shape " + shape_string(x.shape()));
@@ -83,7 +125,7 @@ Attribution deeplift(const engine::Model& model, const Array& x, const Array& ba
   if (baseline.shape() != x.shape())
     throw usage_error("DeepLIFT baseline of shape " + shape_string(baseline.shape()) + " for an input of shape " +
                       shape_string(x.shape()) + " (make_baseline gives one of the input's shape)");
-  return deeplift_rows(model, t, x.cast(DType::F32), baseline.cast(DType::F32), {}, options, control);
+  return deeplift_any_batch(model, t, x.cast(DType::F32), baseline.cast(DType::F32), {}, options, control);
 }
 
 Attribution deeplift_shap(const engine::Model& model, const Array& x, const Array& baselines, const Target& target,
@@ -99,7 +141,7 @@ Attribution deeplift_shap(const engine::Model& model, const Array& x, const Arra
   const std::int64_t batch = x.dim(0), m = bf.dim(0);
   constexpr std::int64_t kChunk = 32;  // baselines per pass: memory stays that of 32 samples
 
-  const Array out = run_scores(model, t, xf, control);
+  const Array out = run_scores_padded(model, t, xf, declared_batch(model, t), control);
   const std::vector<std::int64_t> classes = choose_classes(out, batch, t);
   Attribution r;
   r.classes = classes;
@@ -112,8 +154,8 @@ Attribution deeplift_shap(const engine::Model& model, const Array& x, const Arra
     for (std::int64_t first = 0; first < m; first += kChunk) {
       if (control.cancel) control.cancel->throw_if_cancelled();
       const std::int64_t n = std::min(kChunk, m - first);
-      const Attribution part = deeplift_rows(model, t, repeat_rows(xf, b, n), bf.rows(first, n),
-                                             {classes[static_cast<std::size_t>(b)]}, options, control);
+      const Attribution part = deeplift_any_batch(model, t, repeat_rows(xf, b, n), bf.rows(first, n),
+                                                  {classes[static_cast<std::size_t>(b)]}, options, control);
       if (part.map.dim(0) != n)
         throw usage_error("layer '" + options.layer + "' of shape " + shape_string(part.map.shape()) +
                           " has no batch axis first; DeepLIFT-SHAP averages over it");

@@ -1,6 +1,7 @@
 #include "xai/deeplift_rules.h"
 
 #include <algorithm>
+#include <atomic>
 #include <cmath>
 #include <memory>
 #include <numbers>
@@ -11,6 +12,7 @@
 #include "engine/graph.h"
 #include "engine/op_registry.h"
 #include "paramscope/error.h"
+#include "paramscope/jobs.h"
 
 namespace paramscope::xai {
 
@@ -175,15 +177,32 @@ std::optional<Gradients> DeepLiftRules::rescale(const BackwardNode& b, const Nod
   const float *px = x.data<float>(), *py = y.data<float>(), *px0 = x0.data<float>(), *py0 = y0.data<float>(),
               *pg = g.data<float>();
   float* pm = m.data<float>();
-  std::optional<Array> grad;
-  for (std::int64_t i = 0; i < x.size(); ++i) {
-    if (tiny_step(px[i], px0[i])) {
-      if (!grad) grad = b.default_rule().at(0);
-      pm[i] = grad->data<float>()[i];
-    } else {
-      pm[i] =
-          static_cast<float>(pg[i] * ((static_cast<double>(py[i]) - py0[i]) / (static_cast<double>(px[i]) - px0[i])));
+  // In blocks on the pool; the elements too close to the baseline (marked in `tiny`) take the
+  // node's gradient, which is computed (once) only if there are any.
+  constexpr std::size_t kGrain = 16384;
+  const auto count = static_cast<std::size_t>(x.size());
+  std::vector<unsigned char> tiny(count);
+  std::atomic<bool> any_tiny{false};
+  ThreadPool& pool = ThreadPool::global();
+  pool.parallel_for(count, kGrain, [&](std::size_t begin, std::size_t end) {
+    bool some = false;
+    for (std::size_t i = begin; i < end; ++i) {
+      const bool t = tiny_step(px[i], px0[i]);
+      tiny[i] = t;
+      some = some || t;
+      pm[i] = t ? 0.0f
+                : static_cast<float>(pg[i] *
+                                     ((static_cast<double>(py[i]) - py0[i]) / (static_cast<double>(px[i]) - px0[i])));
     }
+    if (some) any_tiny.store(true, std::memory_order_relaxed);
+  });
+  if (any_tiny.load()) {
+    const Array grad = *b.default_rule().at(0);
+    const float* pgrad = grad.data<float>();
+    pool.parallel_for(count, kGrain, [&](std::size_t begin, std::size_t end) {
+      for (std::size_t i = begin; i < end; ++i)
+        if (tiny[i]) pm[i] = pgrad[i];
+    });
   }
   Gradients out(b.wants.size());
   out[0] = std::move(m);

@@ -11,8 +11,9 @@ std::size_t row_bytes(const Array& a) {
   return a.rank() == 0 || a.dim(0) == 0 ? 0 : a.byte_size() / static_cast<std::size_t>(a.dim(0));
 }
 
-// rows [first, first + n) of xs, followed by zero rows up to `fixed`.
-Array padded(const Array& xs, std::int64_t first, std::int64_t n, std::int64_t fixed) {
+}  // namespace
+
+Array padded_rows(const Array& xs, std::int64_t first, std::int64_t n, std::int64_t fixed) {
   std::vector<std::int64_t> shape = xs.shape();
   shape[0] = fixed;
   Array out(xs.type(), shape);
@@ -20,8 +21,6 @@ Array padded(const Array& xs, std::int64_t first, std::int64_t n, std::int64_t f
   std::memcpy(out.bytes(), xs.bytes() + static_cast<std::size_t>(first) * rb, static_cast<std::size_t>(n) * rb);
   return out;
 }
-
-}  // namespace
 
 std::int64_t declared_batch(const engine::Model& model, const ResolvedTarget& t) {
   for (const auto& in : model.inputs())
@@ -36,7 +35,7 @@ Array run_scores_padded(const engine::Model& model, const ResolvedTarget& t, con
   Array result;
   for (std::int64_t first = 0; first < rows; first += fixed) {
     const std::int64_t n = std::min(fixed, rows - first);
-    const Array out = run_scores(model, t, padded(xs, first, n, fixed), control);
+    const Array out = run_scores(model, t, padded_rows(xs, first, n, fixed), control);
     classes_of(out, fixed, t);
     if (first == 0) {
       std::vector<std::int64_t> shape = out.shape();
@@ -60,7 +59,7 @@ Array input_gradient_padded(const engine::Model& model, const ResolvedTarget& t,
     std::vector<std::int64_t> cls(static_cast<std::size_t>(fixed), classes[0]);
     for (std::int64_t r = 0; r < n; ++r)
       cls[static_cast<std::size_t>(r)] = classes[static_cast<std::size_t>(first + r) % classes.size()];
-    const Array g = input_gradient(model, t, padded(xs, first, n, fixed), cls, nullptr, control);
+    const Array g = input_gradient(model, t, padded_rows(xs, first, n, fixed), cls, nullptr, control);
     std::memcpy(result.bytes() + static_cast<std::size_t>(first) * rb, g.bytes(), static_cast<std::size_t>(n) * rb);
   }
   return result;

@@ -13,6 +13,9 @@
 
 namespace paramscope::xai {
 
+/// Rows [first, first + n) of xs followed by zero rows up to `fixed` rows.
+Array padded_rows(const Array& xs, std::int64_t first, std::int64_t n, std::int64_t fixed);
+
 /// The batch size the target's input declares, or 0 when it is free (symbolic or absent).
 std::int64_t declared_batch(const engine::Model& model, const ResolvedTarget& t);
 

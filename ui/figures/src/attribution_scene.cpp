@@ -39,8 +39,6 @@
 namespace paramscope::figures {
 namespace {
 
-constexpr int kDefaultWidth = 800, kDefaultHeight = 600;
-
 using detail::set_text_color;
 
 std::string number(double v) {
@@ -134,7 +132,7 @@ std::optional<AttributionSign> attribution_sign_from_name(std::string_view name)
   return std::nullopt;
 }
 
-struct AttributionScene::Impl {
+struct AttributionScene::Impl : detail::ImageSceneProps {
   explicit Impl(AttributionScene& s) : scene(s) {}
 
   AttributionScene& scene;
@@ -151,21 +149,7 @@ struct AttributionScene::Impl {
   double limit = 1;                  // L
   float input_lo = 0, input_hi = 0;  // the input's finite range
 
-  vtkNew<vtkImageData> image;
-  // A 3-D prop under a camera that maps world units to pixels (as the heatmap): SVG and PDF
-  // exports embed 3-D props as a raster image and leave 2-D images out.
-  vtkNew<vtkImageActor> image_actor;
-  vtkNew<vtkLookupTable> lut;
-  vtkNew<vtkScalarBarActor> bar;
-  vtkNew<vtkPolyData> axes;
-  vtkNew<vtkPolyDataMapper2D> axes_mapper;
-  vtkNew<vtkActor2D> axes_actor;
-  std::vector<vtkSmartPointer<vtkTextActor>> tick_labels;
-  vtkNew<vtkTextActor> title_actor, legend_actor;
   vtkNew<PassiveStyle> style;
-  vtkNew<vtkCallbackCommand> before_render;
-  unsigned long observer = 0;
-  double line_scale = 1;
 
   int laid_w = 0, laid_h = 0;
   double laid_dpi = 0;
@@ -176,17 +160,7 @@ struct AttributionScene::Impl {
 
   // --- geometry ---------------------------------------------------------------------------------
   void current_size(int& w, int& h, double& dpi_scale) const {
-    w = laid_w > 0 ? laid_w : kDefaultWidth;
-    h = laid_h > 0 ? laid_h : kDefaultHeight;
-    dpi_scale = laid_dpi > 0 ? laid_dpi : 1.0;
-    if (vtkRenderWindow* win = scene.window()) {
-      const int* size = win->GetSize();
-      if (size[0] > 0 && size[1] > 0) {
-        w = size[0];
-        h = size[1];
-        dpi_scale = win->GetDPI() / 72.0;
-      }
-    }
+    detail::layout_size(scene.window(), laid_w, laid_h, laid_dpi, w, h, dpi_scale);
   }
 
   // The area left for the image: below the title and the legend, left of the colorbar, above the
@@ -404,17 +378,17 @@ struct AttributionScene::Impl {
   }
 
   std::string legend_text() const {
-    const std::string pct = clip >= 100 ? std::string("the largest") : "the " + ordinal(clip) + " percentile";
+    const std::string pct = clip >= 100 ? std::string("the largest") : ordinal(clip) + " percentile";
     const std::string l = number(limit);
     switch (sign) {
       case AttributionSign::Signed:
-        return "signed, colour limits \xC2\xB1" + l + " (" + pct + " of the magnitudes)";
+        return "signed, limits \xC2\xB1" + l + " (" + pct + ")";
       case AttributionSign::Positive:
-        return "positive part, colour limit " + l + " (" + pct + ")";
+        return "positive, limit " + l + " (" + pct + ")";
       case AttributionSign::Negative:
-        return "negative part, colour limit -" + l + " (" + pct + ")";
+        return "negative, limit -" + l + " (" + pct + ")";
       case AttributionSign::Absolute:
-        return "absolute values, colour limit " + l + " (" + pct + ")";
+        return "absolute, limit " + l + " (" + pct + ")";
     }
     return {};
   }
@@ -448,13 +422,7 @@ struct AttributionScene::Impl {
 
     const PixelRect p = plot_for(w, h, s);
     const int bottom = h - p.y - p.height;  // VTK's display y of the image's lower edge
-    vtkCamera* camera = scene.renderer()->GetActiveCamera();
-    camera->ParallelProjectionOn();
-    camera->SetFocalPoint(w / 2.0, h / 2.0, 0);
-    camera->SetPosition(w / 2.0, h / 2.0, 1000);
-    camera->SetViewUp(0, 1, 0);
-    camera->SetParallelScale(h / 2.0);
-    camera->SetClippingRange(1, 2000);
+    detail::place_pixel_camera(scene.renderer(), w, h);
 
     std::size_t used = 0;
     vtkNew<vtkPoints> points;
@@ -470,9 +438,7 @@ struct AttributionScene::Impl {
       const PixelRect a = area_for(w, h, s);
       const double bar_h = std::clamp<double>(std::max<double>(p.height, 120 * s), 1, a.height);
       const double bar_y = std::max<double>(h - a.y - a.height, bottom + p.height / 2.0 - bar_h / 2);
-      bar->SetPosition((p.x + p.width + 14 * s) / w, bar_y / h);
-      bar->SetPosition2(96 * s / w, bar_h / h);
-      bar->SetMaximumWidthInPixels(static_cast<int>(96 * s));
+      detail::place_colorbar(bar, p.x + p.width, bar_y, bar_h, w, h, s);
 
       if (one_d) place_feature_ticks(p, bottom, s, points, lines, used);
     }
@@ -519,49 +485,16 @@ struct AttributionScene::Impl {
 
   void changed() { dirty = true; }
 
-  static void on_start(vtkObject*, unsigned long, void* self, void*) {
-    auto* impl = static_cast<Impl*>(self);
-    const int* size = impl->scene.renderer()->GetSize();
-    vtkRenderWindow* win = impl->scene.window();
-    impl->before(std::max(1, size[0]), std::max(1, size[1]), win ? win->GetDPI() / 72.0 : 1.0);
-  }
 };
 
 AttributionScene::AttributionScene() : impl_(std::make_unique<Impl>(*this)) {
   Impl& d = *impl_;
-  d.image_actor->SetInputData(d.image);
-  d.image_actor->InterpolateOff();
-  // Whole pixels up to the edges (by default a slice ends at its outer pixels' centres).
-  d.image_actor->GetMapper()->BorderOn();
-  // Colours are computed here: the bytes pass through unchanged.
-  d.image_actor->GetProperty()->SetColorWindow(255);
-  d.image_actor->GetProperty()->SetColorLevel(127.5);
-
-  detail::style_colorbar(d.bar, d.lut);
-  d.axes_mapper->SetInputData(d.axes);
-  d.axes_actor->SetMapper(d.axes_mapper);
-  detail::style_axis_lines(d.axes_actor);
-  detail::style_title(d.title_actor);
-
-  vtkTextProperty* legend = d.legend_actor->GetTextProperty();
-  legend->SetFontSize(12);
-  legend->SetJustificationToCentered();
-  legend->SetVerticalJustificationToTop();
-  set_text_color(legend);
-  d.legend_actor->GetPositionCoordinate()->SetCoordinateSystemToDisplay();
-
   vtkRenderer* r = renderer();
-  r->AddActor(d.image_actor);
-  r->AddActor2D(d.bar);
-  r->AddActor2D(d.axes_actor);
-  r->AddActor2D(d.title_actor);
-  r->AddActor2D(d.legend_actor);
+  d.add_to(r);
 
   // The image is recoloured before a render when the content changed, and laid out again when
   // the window's size changed.
-  d.before_render->SetClientData(&d);
-  d.before_render->SetCallback(&Impl::on_start);
-  d.observer = r->AddObserver(vtkCommand::StartEvent, d.before_render);
+  d.observer = detail::call_before_render(r, d.before_render, &d);
   clear();
 }
 

@@ -45,7 +45,6 @@ ThreadPool& calling_thread() {
   return pool;
 }
 
-constexpr int kDefaultWidth = 800, kDefaultHeight = 600;
 // Zoom stops when one element is this many pixels wide.
 constexpr double kMaxPixelsPerElement = 64;
 constexpr double kWheelZoom = 1.25;
@@ -123,7 +122,7 @@ vtkStandardNewMacro(HeatmapStyle);
 
 }  // namespace
 
-struct HeatmapScene::Impl {
+struct HeatmapScene::Impl : detail::ImageSceneProps {
   explicit Impl(HeatmapScene& s) : scene(s) {}
 
   HeatmapScene& scene;
@@ -146,22 +145,10 @@ struct HeatmapScene::Impl {
   std::optional<Readout> hovered;
   std::function<void(const std::optional<Readout>&)> hover_callback;
 
-  vtkNew<vtkImageData> image;
-  // A 3-D prop under a camera that maps world units to pixels, not a 2-D image actor: SVG and PDF
-  // exports embed 3-D props as a raster image, and leave 2-D images out.
-  vtkNew<vtkImageActor> image_actor;
-  vtkNew<vtkLookupTable> lut;
-  vtkNew<vtkScalarBarActor> bar;
-  // Axes: the frame's left and bottom lines with tick marks, and tick labels.
-  vtkNew<vtkPolyData> axes;
-  vtkNew<vtkPolyDataMapper2D> axes_mapper;
-  vtkNew<vtkActor2D> axes_actor;
-  std::vector<vtkSmartPointer<vtkTextActor>> tick_labels;
-  double line_scale = 1;
-  vtkNew<vtkTextActor> title_actor, legend_actor, readout_actor;
+  // The image, bar, axes (the frame's left and bottom lines with tick marks and labels), title
+  // and legend come from ImageSceneProps.
+  vtkNew<vtkTextActor> readout_actor;
   vtkNew<HeatmapStyle> style;
-  vtkNew<vtkCallbackCommand> before_render;
-  unsigned long observer = 0;
 
   // The window size the actors were last laid out for, and whether the content changed since.
   int laid_w = 0, laid_h = 0;
@@ -171,17 +158,7 @@ struct HeatmapScene::Impl {
 
   // --- geometry ---------------------------------------------------------------------------------
   void current_size(int& w, int& h, double& dpi_scale) const {
-    w = laid_w > 0 ? laid_w : kDefaultWidth;
-    h = laid_h > 0 ? laid_h : kDefaultHeight;
-    dpi_scale = laid_dpi > 0 ? laid_dpi : 1.0;
-    if (vtkRenderWindow* win = scene.window()) {
-      const int* size = win->GetSize();
-      if (size[0] > 0 && size[1] > 0) {
-        w = size[0];
-        h = size[1];
-        dpi_scale = win->GetDPI() / 72.0;
-      }
-    }
+    detail::layout_size(scene.window(), laid_w, laid_h, laid_dpi, w, h, dpi_scale);
   }
 
   bool has_legend() const { return overlay != nullptr || !error.empty(); }
@@ -328,13 +305,7 @@ struct HeatmapScene::Impl {
 
     // Pixel (i, j) of the image lies on display pixel (p.x + j, bottom + i): centres at + 0.5.
     image->SetOrigin(p.x + 0.5, bottom + 0.5, 0);
-    vtkCamera* camera = scene.renderer()->GetActiveCamera();
-    camera->ParallelProjectionOn();
-    camera->SetFocalPoint(w / 2.0, h / 2.0, 0);
-    camera->SetPosition(w / 2.0, h / 2.0, 1000);
-    camera->SetViewUp(0, 1, 0);
-    camera->SetParallelScale(h / 2.0);
-    camera->SetClippingRange(1, 2000);
+    detail::place_pixel_camera(scene.renderer(), w, h);
 
     if (pyramid) {
       const auto [lo, hi] = range();
@@ -353,9 +324,7 @@ struct HeatmapScene::Impl {
         lut->SetTableValue(i, c.r / 255.0, c.g / 255.0, c.b / 255.0, 1.0);
       }
       // The bar sits right of the plot, its height the plot's; labels follow it.
-      bar->SetPosition((p.x + p.width + 14 * s) / w, static_cast<double>(bottom) / h);
-      bar->SetPosition2(96 * s / w, static_cast<double>(p.height) / h);
-      bar->SetMaximumWidthInPixels(static_cast<int>(96 * s));
+      detail::place_colorbar(bar, p.x + p.width, bottom, p.height, w, h, s);
 
     }
     place_axes(p, bottom, s);
@@ -447,35 +416,10 @@ struct HeatmapScene::Impl {
       if (vtkRenderWindowInteractor* iren = win->GetInteractor()) iren->Render();
   }
 
-  static void on_start(vtkObject*, unsigned long, void* self, void*) {
-    auto* impl = static_cast<Impl*>(self);
-    const int* size = impl->scene.renderer()->GetSize();
-    vtkRenderWindow* win = impl->scene.window();
-    impl->before(std::max(1, size[0]), std::max(1, size[1]), win ? win->GetDPI() / 72.0 : 1.0);
-  }
 };
 
 HeatmapScene::HeatmapScene() : impl_(std::make_unique<Impl>(*this)) {
   Impl& d = *impl_;
-  d.image_actor->SetInputData(d.image);
-  d.image_actor->InterpolateOff();
-  // Whole pixels up to the edges (by default a slice ends at its outer pixels' centres).
-  d.image_actor->GetMapper()->BorderOn();
-  // Colours are computed here: the bytes pass through unchanged.
-  d.image_actor->GetProperty()->SetColorWindow(255);
-  d.image_actor->GetProperty()->SetColorLevel(127.5);
-
-  detail::style_colorbar(d.bar, d.lut);
-  d.axes_mapper->SetInputData(d.axes);
-  d.axes_actor->SetMapper(d.axes_mapper);
-  detail::style_axis_lines(d.axes_actor);
-  detail::style_title(d.title_actor);
-
-  vtkTextProperty* legend = d.legend_actor->GetTextProperty();
-  legend->SetFontSize(12);
-  legend->SetJustificationToCentered();
-  legend->SetVerticalJustificationToTop();
-  d.legend_actor->GetPositionCoordinate()->SetCoordinateSystemToDisplay();
 
   vtkTextProperty* readout = d.readout_actor->GetTextProperty();
   readout->SetFontSize(12);
@@ -487,17 +431,11 @@ HeatmapScene::HeatmapScene() : impl_(std::make_unique<Impl>(*this)) {
   d.readout_actor->SetVisibility(false);
 
   vtkRenderer* r = renderer();
-  r->AddActor(d.image_actor);
-  r->AddActor2D(d.bar);
-  r->AddActor2D(d.axes_actor);
-  r->AddActor2D(d.title_actor);
-  r->AddActor2D(d.legend_actor);
+  d.add_to(r);
   r->AddActor2D(d.readout_actor);
 
   // The image is re-queried before a render whenever the content or the window's size changed.
-  d.before_render->SetClientData(&d);
-  d.before_render->SetCallback(&Impl::on_start);
-  d.observer = r->AddObserver(vtkCommand::StartEvent, d.before_render);
+  d.observer = detail::call_before_render(r, d.before_render, &d);
 
   d.style->zoom = [this](double f, int x, int y) {
     zoom(f, x, y);

@@ -43,7 +43,6 @@
 namespace paramscope::figures {
 namespace {
 
-constexpr int kDefaultWidth = 800, kDefaultHeight = 600;
 constexpr double kPi = std::numbers::pi;
 constexpr double kDeg = kPi / 180;
 // The light shines straight down: flat parts keep their colormap colour exactly from any side
@@ -355,9 +354,7 @@ struct SurfaceScene::Impl {
     axes_actor->SetVisibility(has_grid());
     const int bottom = h - p.y - p.height;
     const double bar_h = p.height * 0.8;
-    bar->SetPosition((p.x + p.width + 14 * s) / w, (bottom + (p.height - bar_h) / 2) / h);
-    bar->SetPosition2(96 * s / w, bar_h / h);
-    bar->SetMaximumWidthInPixels(static_cast<int>(96 * s));
+    detail::place_colorbar(bar, p.x + p.width, bottom + (p.height - bar_h) / 2, bar_h, w, h, s);
     place_axes(w, h, s);
   }
 
@@ -494,12 +491,6 @@ struct SurfaceScene::Impl {
     axes_actor->GetProperty()->SetLineWidth(static_cast<float>(line_scale));
   }
 
-  static void on_start(vtkObject*, unsigned long, void* self, void*) {
-    auto* impl = static_cast<Impl*>(self);
-    const int* size = impl->scene.renderer()->GetSize();
-    vtkRenderWindow* win = impl->scene.window();
-    impl->before(std::max(1, size[0]), std::max(1, size[1]), win ? win->GetDPI() / 72.0 : 1.0);
-  }
 };
 
 SurfaceScene::SurfaceScene() : impl_(std::make_unique<Impl>(*this)) {
@@ -516,9 +507,7 @@ SurfaceScene::SurfaceScene() : impl_(std::make_unique<Impl>(*this)) {
   prop->SetInterpolationToGouraud();
 
   detail::style_colorbar(d.bar, d.lut);
-  d.axes_mapper->SetInputData(d.axes);
-  d.axes_actor->SetMapper(d.axes_mapper);
-  detail::style_axis_lines(d.axes_actor);
+  detail::setup_axis_lines(d.axes, d.axes_mapper, d.axes_actor);
   detail::style_title(d.title_actor);
 
   vtkRenderer* r = renderer();
@@ -535,9 +524,7 @@ SurfaceScene::SurfaceScene() : impl_(std::make_unique<Impl>(*this)) {
   r->AddActor2D(d.axes_actor);
   r->AddActor2D(d.title_actor);
 
-  d.before_render->SetClientData(&d);
-  d.before_render->SetCallback(&Impl::on_start);
-  d.observer = r->AddObserver(vtkCommand::StartEvent, d.before_render);
+  d.observer = detail::call_before_render(r, d.before_render, &d);
   reset_camera();
   clear();
 }
