@@ -22,6 +22,7 @@
 #include <string>
 #include <vector>
 
+#include "hashed_input.h"
 #include "paramscope/engine.h"
 #include "paramscope/error.h"
 
@@ -29,6 +30,7 @@ namespace {
 
 using paramscope::Array;
 using paramscope::DType;
+using paramscope::bench::hashed;
 namespace engine = paramscope::engine;
 
 struct Args {
@@ -37,18 +39,6 @@ struct Args {
   int iters = 10, warmup = 2;
   bool backward = false, profile = false;
 };
-
-// Element i of a pseudo-random array in [-1, 1): Knuth's multiplicative hash of i + salt.
-// torch_engine.py computes the same values with numpy.
-Array hashed(const std::vector<std::int64_t>& shape, std::uint64_t salt) {
-  Array a(DType::F32, shape);
-  float* p = a.data<float>();
-  for (std::int64_t i = 0; i < a.size(); ++i) {
-    const std::uint64_t h = ((static_cast<std::uint64_t>(i) + salt) * 2654435761ULL) % 4294967296ULL;
-    p[i] = static_cast<float>(static_cast<double>(h) / 4294967296.0 * 2.0 - 1.0);
-  }
-  return a;
-}
 
 // The float initializers, as the file lists them: the parameters. Model::weights() also holds the
 // outputs of folded Constant nodes (scalars of the graph's arithmetic), which torch does not
