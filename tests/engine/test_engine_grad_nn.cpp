@@ -300,6 +300,12 @@ class TestEngineGradNn : public QObject {
                            13,
                            1,
                            abc});
+    add("conv depthwise 1-D", {"Conv",
+                               {rnd({2, 3, 7}, 1), rnd({6, 1, 3}, 2), rnd({6}, 3)},
+                               {{"group", attr_i(3)}, {"strides", attr_ints({2})}, {"pads", attr_ints({1, 2})}},
+                               13,
+                               1,
+                               abc});
     add("conv same_upper stride 2", {"Conv",
                                      {rnd({1, 2, 6, 5}, 1), rnd({2, 2, 3, 3}, 2), rnd({2}, 3)},
                                      {{"auto_pad", attr_s("SAME_UPPER")}, {"strides", attr_ints({2, 2})}},
@@ -563,6 +569,17 @@ class TestEngineGradNn : public QObject {
         << false << Shape_{4, 8, 12, 12} << Shape_{12, 4, 3, 3} << 2 << 2 << 1 << 2;
     QTest::newRow("conv pointwise over the pool")
         << false << Shape_{4, 16, 8, 8} << Shape_{16, 16, 1, 1} << 1 << 1 << 0 << 1;
+    // Depthwise convolutions run directly (no im2col), one plane per channel.
+    QTest::newRow("conv depthwise over the pool")
+        << false << Shape_{4, 16, 9, 9} << Shape_{16, 1, 3, 3} << 16 << 2 << 1 << 1;
+    QTest::newRow("conv depthwise multiplier dilated")
+        << false << Shape_{3, 8, 7, 7} << Shape_{16, 1, 3, 3} << 8 << 1 << 2 << 2;
+    // Small images: several images' column matrices side by side in one product, in blocks
+    // (the last one partial) over the pool.
+    QTest::newRow("conv small images in blocks")
+        << false << Shape_{90, 4, 5, 5} << Shape_{6, 2, 3, 3} << 2 << 1 << 1 << 1;
+    QTest::newRow("conv small images strided block")
+        << false << Shape_{7, 3, 6, 6} << Shape_{5, 3, 2, 2} << 1 << 2 << 0 << 1;
     QTest::newRow("convtranspose images over the pool")
         << true << Shape_{6, 8, 9, 9} << Shape_{8, 8, 3, 3} << 1 << 2 << 1 << 1;
     QTest::newRow("convtranspose one image split")

@@ -3,12 +3,14 @@
 // clamping and negative steps, Reshape's 0 and -1, Gather's negative indices, Cast rounding.
 #include <QTest>
 
+#include <algorithm>
 #include <cmath>
 #include <cstring>
 #include <limits>
 #include <optional>
 
 #include "engine/broadcast.h"
+#include "engine/buffer_cache.h"
 #include "engine/op_registry.h"
 #include "engine_node.h"
 #include "paramscope/error.h"
@@ -382,6 +384,38 @@ class TestEngineOps : public QObject {
                            "Identity",    "Dropout",
                            "Flatten"})
       QVERIFY2(OpRegistry::builtin().find(op), op);
+  }
+
+  // Freed large arrays are reused: a zero-filled array made from a reused buffer is zero again,
+  // an array for overwrite gets the old buffer (unless AddressSanitizer is on: nothing is kept),
+  // and small arrays do not enter the cache.
+  void reused_buffers_are_zeroed_again() {
+    const std::vector<std::int64_t> shape{256, 1024};  // 1 MiB
+    const std::byte* first = nullptr;
+    {
+      Array a = Array::for_overwrite(DType::F32, shape);
+      std::fill_n(a.data<float>(), a.size(), 7.0f);
+      first = a.bytes();
+    }
+    const std::size_t held = cached_buffer_bytes();
+#if defined(__SANITIZE_ADDRESS__)
+    QCOMPARE(held, std::size_t{0});
+#else
+    QVERIFY2(held >= std::size_t{1} << 20, std::to_string(held).c_str());
+#endif
+    {
+      const Array zeroed(DType::F32, shape);
+      const float* v = zeroed.data<float>();
+      QVERIFY(std::all_of(v, v + zeroed.size(), [](float x) { return x == 0.0f; }));
+#if !defined(__SANITIZE_ADDRESS__)
+      QCOMPARE(zeroed.bytes(), first);  // the same buffer, zeroed again
+#endif
+    }
+    {
+      const Array small = Array::for_overwrite(DType::F32, {16});
+      (void)small;
+    }
+    QCOMPARE(cached_buffer_bytes(), held);
   }
 };
 

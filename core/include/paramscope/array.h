@@ -76,6 +76,9 @@ class Array {
   /// A zero-filled array. throws Error(Usage) if type is not a plain type (no GGML blocks, no
   /// float8) or the shape is invalid (see shape_size).
   Array(DType type, std::vector<std::int64_t> shape);
+  /// An array whose values are unspecified (a reused buffer's): for a writer that sets every
+  /// element before anything reads it, which saves zero-filling. Same throws as the constructor.
+  static Array for_overwrite(DType type, std::vector<std::int64_t> shape);
 
   /// An array holding values (values.size() must equal the shape's size, else Error(Usage)).
   template <class T>
@@ -128,6 +131,7 @@ class Array {
   Array cast(DType type) const;
 
  private:
+  Array(DType type, std::vector<std::int64_t> shape, bool zero);
   void check_type(DType t) const;
   [[noreturn]] void throw_size_mismatch(std::size_t got) const;
 

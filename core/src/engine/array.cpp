@@ -3,15 +3,13 @@
 #include <cmath>
 #include <cstring>
 #include <limits>
-#include <new>
 
+#include "engine/buffer_cache.h"
 #include "paramscope/error.h"
 #include "tensor/convert.h"
 
 namespace paramscope {
 namespace {
-
-constexpr std::size_t kAlign = 64;  // whole cache lines, and enough for any SIMD load
 
 bool plain(DType t) noexcept {
   switch (t) {
@@ -32,13 +30,6 @@ bool plain(DType t) noexcept {
     default:
       return false;
   }
-}
-
-std::shared_ptr<std::byte[]> allocate(std::size_t bytes) {
-  const std::size_t n = bytes == 0 ? kAlign : (bytes + kAlign - 1) / kAlign * kAlign;
-  auto* p = static_cast<std::byte*>(::operator new (n, std::align_val_t{kAlign}));
-  std::memset(p, 0, n);
-  return {p, [](std::byte* q) { ::operator delete (q, std::align_val_t{kAlign}); }};
 }
 
 // Every plain type through double (exact for all but 64-bit integers beyond 2^53, which only
@@ -188,13 +179,19 @@ std::int64_t shape_size(std::span<const std::int64_t> shape) {
 
 Array::Array() : Array(DType::F32, {}) {}
 
-Array::Array(DType type, std::vector<std::int64_t> shape) : type_(type), shape_(std::move(shape)) {
+Array::Array(DType type, std::vector<std::int64_t> shape) : Array(type, std::move(shape), true) {}
+
+Array::Array(DType type, std::vector<std::int64_t> shape, bool zero) : type_(type), shape_(std::move(shape)) {
   if (!plain(type)) throw usage_error("arrays hold plain types, not " + std::string(dtype_name(type)));
   size_ = shape_size(shape_);
   const auto esize = static_cast<std::int64_t>(dtype_info(type).block_bytes);
   if (size_ > std::numeric_limits<std::int64_t>::max() / esize)
     throw usage_error("array " + shape_string(shape_) + " needs more bytes than fit in 64 bits");
-  data_ = allocate(static_cast<std::size_t>(size_ * esize));
+  data_ = engine::allocate_buffer(static_cast<std::size_t>(size_ * esize), zero);
+}
+
+Array Array::for_overwrite(DType type, std::vector<std::int64_t> shape) {
+  return Array(type, std::move(shape), false);
 }
 
 std::size_t Array::byte_size() const noexcept {
@@ -220,7 +217,7 @@ Array Array::reshaped(std::vector<std::int64_t> shape) const {
 }
 
 Array Array::clone() const {
-  Array a(type_, shape_);
+  Array a = for_overwrite(type_, shape_);
   std::memcpy(a.data_.get(), data_.get(), byte_size());
   return a;
 }
@@ -231,7 +228,7 @@ Array Array::rows(std::int64_t first, std::int64_t n) const {
                       shape_string(shape_));
   std::vector<std::int64_t> shape = shape_;
   shape[0] = n;
-  Array out(type_, std::move(shape));
+  Array out = for_overwrite(type_, std::move(shape));
   const std::size_t row = shape_[0] == 0 ? 0 : byte_size() / static_cast<std::size_t>(shape_[0]);
   if (n > 0 && row > 0)
     std::memcpy(out.data_.get(), data_.get() + static_cast<std::size_t>(first) * row,
@@ -241,7 +238,7 @@ Array Array::rows(std::int64_t first, std::int64_t n) const {
 
 Array Array::cast(DType type) const {
   if (type == type_) return *this;
-  Array out(type, shape_);
+  Array out = for_overwrite(type, shape_);
   const std::size_t in_size = dtype_info(type_).block_bytes, out_size = dtype_info(type).block_bytes;
   const std::byte* src = data_.get();
   std::byte* dst = out.data_.get();

@@ -1,9 +1,13 @@
 #include "engine/kernels/gemm.h"
 
+#include <cblas.h>
+
 #include <Eigen/Core>
 #include <algorithm>
+#include <climits>
 
 #include "paramscope/jobs.h"
+#include "util/blas_threads.h"
 
 namespace paramscope::engine::kernels {
 namespace {
@@ -25,6 +29,22 @@ void product(MutMap& c, const A& a, const B& b, float alpha, float beta) {
 
 // Products below this many multiply-adds run on the calling thread.
 constexpr std::int64_t kParallelFlops = std::int64_t{1} << 18;
+// From this many multiply-adds on, OpenBLAS's sgemm (AVX2/FMA or AVX-512 kernels chosen at run
+// time) beats Eigen built for baseline x86-64 (SSE2, no FMA); below it, call overhead dominates.
+constexpr std::int64_t kBlasFlops = std::int64_t{1} << 13;
+
+bool fits_int(std::int64_t v) {
+  return v >= 0 && v <= INT_MAX;
+}
+
+// OpenBLAS rejects (and skips, printing an error) leading dimensions below the stored width,
+// which a caller may pass for a single row or column; such products stay with Eigen.
+bool blas_ok(std::int64_t m, std::int64_t n, std::int64_t k, const MatRef& a, const MatRef& b, std::int64_t ldc) {
+  const std::int64_t a_width = a.trans ? m : k, b_width = b.trans ? k : n;
+  return m * n * k >= kBlasFlops && fits_int(m) && fits_int(n) && fits_int(k) && fits_int(a.ld) && fits_int(b.ld) &&
+         fits_int(ldc) && a.ld >= std::max<std::int64_t>(1, a_width) && b.ld >= std::max<std::int64_t>(1, b_width) &&
+         ldc >= std::max<std::int64_t>(1, n);
+}
 
 }  // namespace
 
@@ -37,6 +57,13 @@ void gemm(std::int64_t m, std::int64_t n, std::int64_t k, float alpha, MatRef a,
       cm.setZero();
     else
       cm *= beta;
+    return;
+  }
+  if (blas_ok(m, n, k, a, b, ldc)) {
+    const blas::OneThread one;  // the pool's blocks are the parallelism
+    cblas_sgemm(CblasRowMajor, a.trans ? CblasTrans : CblasNoTrans, b.trans ? CblasTrans : CblasNoTrans,
+                static_cast<int>(m), static_cast<int>(n), static_cast<int>(k), alpha, a.data, static_cast<int>(a.ld),
+                b.data, static_cast<int>(b.ld), beta, c, static_cast<int>(ldc));
     return;
   }
   // A transposed operand is the transpose of a map of the stored (k x m or n x k) matrix.

@@ -4,6 +4,7 @@
 #include <cstring>
 #include <functional>
 #include <numeric>
+#include <vector>
 
 namespace paramscope::engine::kernels {
 namespace {
@@ -86,12 +87,113 @@ bool ConvGeometry::is_pointwise() const noexcept {
   return true;
 }
 
-void im2col(const ConvGeometry& g, const float* x, float* cols) {
+namespace {
+
+// im2col over two spatial axes: the valid output range of each kernel offset is found once per
+// offset rather than once per output row, which matters for small images (8 x 8 outputs).
+// Small planes are first copied into a zero-bordered plane, after which every column row is a
+// plain strided copy with no range checks (the digits CNN's rows are 8 wide: per-row range
+// checks and fills cost more than the copy).
+constexpr std::int64_t kPaddedMax = 16384;
+
+bool im2col_2d_padded(const ConvGeometry& g, const float* x, float* cols, std::int64_t row_stride) {
+  const std::int64_t ih = g.in[0], iw = g.in[1], oh = g.out[0], ow = g.out[1];
+  const std::int64_t sh = g.stride[0], sw = g.stride[1], dh = g.dilation[0], dw = g.dilation[1];
+  const std::int64_t ph = g.pad[0], pw = g.pad[1];
+  // The padded plane covers every input coordinate an output reads, inside or outside.
+  const std::int64_t hp = std::max(ph + ih, (oh - 1) * sh + (g.kernel[0] - 1) * dh + 1);
+  const std::int64_t wp = std::max(pw + iw, (ow - 1) * sw + (g.kernel[1] - 1) * dw + 1);
+  if (ph < 0 || pw < 0 || hp * wp > kPaddedMax) return false;
+  thread_local std::vector<float> plane;
+  plane.assign(static_cast<std::size_t>(hp * wp), 0.0f);
+  float* dst = cols;
+  for (std::int64_t c = 0; c < g.channels; ++c) {
+    const float* xc = x + c * ih * iw;
+    for (std::int64_t r = 0; r < ih; ++r) std::copy_n(xc + r * iw, iw, plane.data() + (r + ph) * wp + pw);
+    for (std::int64_t ki = 0; ki < g.kernel[0]; ++ki)
+      for (std::int64_t kj = 0; kj < g.kernel[1]; ++kj, dst += row_stride) {
+        const float* src = plane.data() + ki * dh * wp + kj * dw;
+        for (std::int64_t r = 0; r < oh; ++r) {
+          const float* sr = src + r * sh * wp;
+          float* d = dst + r * ow;
+          if (sw == 1)
+            for (std::int64_t o = 0; o < ow; ++o) d[o] = sr[o];
+          else
+            for (std::int64_t o = 0; o < ow; ++o) d[o] = sr[o * sw];
+        }
+      }
+  }
+  return true;
+}
+
+void im2col_2d(const ConvGeometry& g, const float* x, float* cols, std::int64_t row_stride) {
+  if (im2col_2d_padded(g, x, cols, row_stride)) return;
+  const std::int64_t ih = g.in[0], iw = g.in[1], oh = g.out[0], ow = g.out[1];
+  const std::int64_t sh = g.stride[0], sw = g.stride[1];
+  float* dst = cols;
+  for (std::int64_t c = 0; c < g.channels; ++c) {
+    const float* xc = x + c * ih * iw;
+    for (std::int64_t ki = 0; ki < g.kernel[0]; ++ki) {
+      const std::int64_t off_h = ki * g.dilation[0] - g.pad[0];
+      std::int64_t lo_h, hi_h;
+      valid_range(off_h, sh, ih, oh, lo_h, hi_h);
+      for (std::int64_t kj = 0; kj < g.kernel[1]; ++kj, dst += row_stride) {
+        const std::int64_t off_w = kj * g.dilation[1] - g.pad[1];
+        std::int64_t lo_w, hi_w;
+        valid_range(off_w, sw, iw, ow, lo_w, hi_w);
+        std::fill(dst, dst + lo_h * ow, 0.0f);
+        for (std::int64_t r = lo_h; r < hi_h; ++r) {
+          float* d = dst + r * ow;
+          const std::int64_t base = (r * sh + off_h) * iw + off_w;  // input index of output column 0
+          std::fill(d, d + lo_w, 0.0f);
+          if (sw == 1)
+            for (std::int64_t o = lo_w; o < hi_w; ++o) d[o] = xc[base + o];
+          else
+            for (std::int64_t o = lo_w; o < hi_w; ++o) d[o] = xc[base + o * sw];
+          std::fill(d + hi_w, d + ow, 0.0f);
+        }
+        std::fill(dst + hi_h * ow, dst + oh * ow, 0.0f);
+      }
+    }
+  }
+}
+
+void col2im_2d(const ConvGeometry& g, const float* cols, float* x, std::int64_t row_stride) {
+  const std::int64_t ih = g.in[0], iw = g.in[1], oh = g.out[0], ow = g.out[1];
+  const std::int64_t sh = g.stride[0], sw = g.stride[1];
+  const float* src = cols;
+  for (std::int64_t c = 0; c < g.channels; ++c) {
+    float* xc = x + c * ih * iw;
+    for (std::int64_t ki = 0; ki < g.kernel[0]; ++ki) {
+      const std::int64_t off_h = ki * g.dilation[0] - g.pad[0];
+      std::int64_t lo_h, hi_h;
+      valid_range(off_h, sh, ih, oh, lo_h, hi_h);
+      for (std::int64_t kj = 0; kj < g.kernel[1]; ++kj, src += row_stride) {
+        const std::int64_t off_w = kj * g.dilation[1] - g.pad[1];
+        std::int64_t lo_w, hi_w;
+        valid_range(off_w, sw, iw, ow, lo_w, hi_w);
+        for (std::int64_t r = lo_h; r < hi_h; ++r) {
+          const float* s = src + r * ow;
+          const std::int64_t base = (r * sh + off_h) * iw + off_w;
+          for (std::int64_t o = lo_w; o < hi_w; ++o) xc[base + o * sw] += s[o];
+        }
+      }
+    }
+  }
+}
+
+}  // namespace
+
+void im2col(const ConvGeometry& g, const float* x, float* cols, std::int64_t ld) {
+  if (g.in.size() == 2) {
+    im2col_2d(g, x, cols, ld > 0 ? ld : g.out_size());
+    return;
+  }
   const std::size_t last = g.in.size() - 1;
   const std::int64_t out_w = g.out[last], in_w = g.in[last], s = g.stride[last];
-  const std::int64_t out_total = g.out_size();
+  const std::int64_t row_stride = ld > 0 ? ld : g.out_size();
   for_each_row(g, [&](std::int64_t crow, std::int64_t ostart, std::int64_t in_off, std::int64_t off) {
-    float* dst = cols + crow * out_total + ostart;
+    float* dst = cols + crow * row_stride + ostart;
     if (in_off < 0) {
       std::fill(dst, dst + out_w, 0.0f);
       return;
@@ -108,13 +210,17 @@ void im2col(const ConvGeometry& g, const float* x, float* cols) {
   });
 }
 
-void col2im(const ConvGeometry& g, const float* cols, float* x) {
+void col2im(const ConvGeometry& g, const float* cols, float* x, std::int64_t ld) {
+  if (g.in.size() == 2) {
+    col2im_2d(g, cols, x, ld > 0 ? ld : g.out_size());
+    return;
+  }
   const std::size_t last = g.in.size() - 1;
   const std::int64_t out_w = g.out[last], in_w = g.in[last], s = g.stride[last];
-  const std::int64_t out_total = g.out_size();
+  const std::int64_t row_stride = ld > 0 ? ld : g.out_size();
   for_each_row(g, [&](std::int64_t crow, std::int64_t ostart, std::int64_t in_off, std::int64_t off) {
     if (in_off < 0) return;
-    const float* src = cols + crow * out_total + ostart;
+    const float* src = cols + crow * row_stride + ostart;
     std::int64_t lo, hi;
     valid_range(off, s, in_w, out_w, lo, hi);
     const std::int64_t base = in_off + off;

@@ -21,13 +21,14 @@ struct ConvGeometry {
   bool is_pointwise() const noexcept;
 };
 
-/// cols (channels * kernel_size rows, out_size columns, row-major): row (c, k) holds, for each
-/// output position, the input value that kernel offset k of channel c meets there (0 in the
-/// padding). x holds channels * in_size values.
-void im2col(const ConvGeometry& g, const float* x, float* cols);
+/// cols (channels * kernel_size rows, out_size columns, row-major, rows ld apart; ld 0 means
+/// out_size): row (c, k) holds, for each output position, the input value that kernel offset k
+/// of channel c meets there (0 in the padding). x holds channels * in_size values. A larger ld
+/// lays several images' columns side by side.
+void im2col(const ConvGeometry& g, const float* x, float* cols, std::int64_t ld = 0);
 
 /// The adjoint: adds every entry of cols to the input position it was read from (entries that
 /// fall in the padding are dropped). x must be initialised (it is accumulated into).
-void col2im(const ConvGeometry& g, const float* cols, float* x);
+void col2im(const ConvGeometry& g, const float* cols, float* x, std::int64_t ld = 0);
 
 }  // namespace paramscope::engine::kernels

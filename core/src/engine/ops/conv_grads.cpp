@@ -1,5 +1,6 @@
-// Backward rules of Conv and ConvTranspose: the forward pass's im2col / col2im and Eigen products
-// with the operands transposed. For Conv, per image and group, with cols = im2col(X_g):
+// Backward rules of Conv and ConvTranspose: the forward pass's im2col / col2im and matrix products
+// with the operands transposed (depthwise convolutions directly, as in the forward pass). For
+// Conv, per image and group, with cols = im2col(X_g):
 //   dW_g += dY_g cols^T,  dX_g = col2im(W_g^T dY_g),  dB = sum of dY over images and positions;
 // ConvTranspose is Conv's adjoint, so with dcols = im2col(dY_g) over the output:
 //   dW_g += X_g dcols^T,  dX_g = W_g dcols.
@@ -9,6 +10,7 @@
 #include <vector>
 
 #include "engine/kernels/buffer.h"
+#include "engine/kernels/depthwise.h"
 #include "engine/kernels/gemm.h"
 #include "engine/ops/conv_ops.h"
 #include "engine/ops/grad_support.h"
@@ -98,6 +100,33 @@ struct ConvGrads {
   }
 };
 
+// The rule for images first .. first + count - 1 of group grp at once, their column matrices
+// side by side (see images_per_block): dY's planes are gathered into one mg x width matrix.
+void block_backward(ThreadPool& pool, bool split, const ConvPlan& p, std::int64_t first, std::int64_t count,
+                    std::int64_t grp, const float* x, const float* w, const float* dy, float* dx, Sums s) {
+  const ConvGeometry& g = p.g;
+  const std::int64_t mg = p.mg, cg = p.cg, k = cg * g.kernel_size(), pos = g.out_size(), isz = g.in_size();
+  const std::int64_t width = count * pos;
+  auto dyb = kernels::scratch(mg * width);
+  for (std::int64_t i = 0; i < count; ++i) {
+    const float* dyg = dy + ((first + i) * p.m + grp * mg) * pos;
+    if (s.db) add_row_sums(dyg, mg, pos, s.db + grp * mg);
+    for (std::int64_t j = 0; j < mg; ++j) std::copy_n(dyg + j * pos, pos, dyb.get() + j * width + i * pos);
+  }
+  auto cols = kernels::scratch(k * width);
+  const MatRef dyr{dyb.get(), width, false};
+  if (s.dw) {
+    for (std::int64_t i = 0; i < count; ++i)
+      kernels::im2col(g, x + ((first + i) * p.c + grp * cg) * isz, cols.get() + i * pos, width);
+    product(pool, split, mg, k, width, dyr, MatRef{cols.get(), width, true}, 1.0f, s.dw + grp * mg * k, k);
+  }
+  if (dx) {
+    product(pool, split, k, width, mg, MatRef{w + grp * mg * k, k, true}, dyr, 0.0f, cols.get(), width);
+    for (std::int64_t i = 0; i < count; ++i)
+      kernels::col2im(g, cols.get() + i * pos, dx + ((first + i) * p.c + grp * cg) * isz, width);
+  }
+}
+
 }  // namespace
 
 Grads conv_backward(const NodeContext& ctx, const BackwardArgs& a) {
@@ -112,38 +141,58 @@ Grads conv_backward(const NodeContext& ctx, const BackwardArgs& a) {
   const float* dy = dyo->data<float>();
   float* dx = ConvGrads::ptr(out.dx);
   const bool pointwise = g.is_pointwise();  // the column matrix is X itself
+  const auto depthwise = pointwise || p.group == 1 ? std::nullopt : kernels::depthwise_plane(g);
   ThreadPool& pool = ctx.pool();
 
   const Sums sums{ConvGrads::ptr(out.dw), ConvGrads::ptr(out.db)};
-  accumulate_tasks(pool, p.n * p.group, mg * k * pos, sums, p.w->size(), p.m, [&](std::int64_t t, Sums s, bool split) {
-    const std::int64_t img = t / p.group, grp = t % p.group;
-    const float* xg = x + (img * p.c + grp * cg) * isz;
-    const float* dyg = dy + (img * p.m + grp * mg) * pos;
-    std::unique_ptr<float[]> cols;
-    if (!pointwise && (s.dw || dx)) cols = kernels::scratch(k * pos);
-    if (s.db) add_row_sums(dyg, mg, pos, s.db + grp * mg);
-    if (s.dw) {
-      const float* c = xg;
-      if (!pointwise) {
-        to_columns(pool, split, g, xg, cols.get());
-        c = cols.get();
-      }
-      product(pool, split, mg, k, pos, MatRef{dyg, pos, false}, MatRef{c, pos, true}, 1.0f, s.dw + grp * mg * k, k);
-    }
-    if (dx) {
-      float* dxg = dx + (img * p.c + grp * cg) * isz;
-      const MatRef wt{w + grp * mg * k, k, true}, dyr{dyg, pos, false};
-      if (pointwise) {
-        product(pool, split, k, pos, mg, wt, dyr, 0.0f, dxg, pos);
-      } else {
-        product(pool, split, k, pos, mg, wt, dyr, 0.0f, cols.get(), pos);
-        if (split)
-          parallel_col2im(pool, g, cols.get(), dxg);
-        else
-          kernels::col2im(g, cols.get(), dxg);
-      }
-    }
-  });
+  const std::int64_t per_block = depthwise ? 1 : images_per_block(p.n, pos, k);
+  const std::int64_t blocks = (p.n + per_block - 1) / per_block;
+  accumulate_tasks(
+      pool, blocks * p.group, per_block * mg * k * pos, sums, p.w->size(), p.m,
+      [&](std::int64_t t, Sums s, bool split) {
+        const std::int64_t grp = t % p.group;
+        if (per_block > 1) {
+          const std::int64_t first = t / p.group * per_block;
+          block_backward(pool, split, p, first, std::min(per_block, p.n - first), grp, x, w, dy, dx, s);
+          return;
+        }
+        const std::int64_t img = t / p.group;
+        const float* xg = x + (img * p.c + grp * cg) * isz;
+        const float* dyg = dy + (img * p.m + grp * mg) * pos;
+        if (depthwise) {
+          if (s.db) add_row_sums(dyg, mg, pos, s.db + grp * mg);
+          float* dxg = dx ? dx + (img * p.c + grp * cg) * isz : nullptr;  // zero-filled: accumulated
+          for (std::int64_t j = 0; j < mg; ++j) {
+            const std::int64_t ch = grp * mg + j;
+            kernels::depthwise_backward(*depthwise, xg, w + ch * k, dyg + j * pos, dxg, s.dw ? s.dw + ch * k : nullptr);
+          }
+          return;
+        }
+        std::unique_ptr<float[]> cols;
+        if (!pointwise && (s.dw || dx)) cols = kernels::scratch(k * pos);
+        if (s.db) add_row_sums(dyg, mg, pos, s.db + grp * mg);
+        if (s.dw) {
+          const float* c = xg;
+          if (!pointwise) {
+            to_columns(pool, split, g, xg, cols.get());
+            c = cols.get();
+          }
+          product(pool, split, mg, k, pos, MatRef{dyg, pos, false}, MatRef{c, pos, true}, 1.0f, s.dw + grp * mg * k, k);
+        }
+        if (dx) {
+          float* dxg = dx + (img * p.c + grp * cg) * isz;
+          const MatRef wt{w + grp * mg * k, k, true}, dyr{dyg, pos, false};
+          if (pointwise) {
+            product(pool, split, k, pos, mg, wt, dyr, 0.0f, dxg, pos);
+          } else {
+            product(pool, split, k, pos, mg, wt, dyr, 0.0f, cols.get(), pos);
+            if (split)
+              parallel_col2im(pool, g, cols.get(), dxg);
+            else
+              kernels::col2im(g, cols.get(), dxg);
+          }
+        }
+      });
   return out.take(a.in.size());
 }
 

@@ -1,11 +1,13 @@
 // Conv and ConvTranspose (float32, 1 to 3 or more spatial axes): im2col / col2im and one matrix
-// product per image and group. The backward rules are in conv_grads.cpp.
+// product per image and group; depthwise convolutions over one or two axes directly. The backward rules are in
+// conv_grads.cpp.
 #include "engine/ops/conv_ops.h"
 
 #include <algorithm>
 #include <string>
 
 #include "engine/kernels/buffer.h"
+#include "engine/kernels/depthwise.h"
 #include "engine/kernels/gemm.h"
 #include "engine/kernels/window.h"
 
@@ -87,7 +89,7 @@ void add_bias(float* y, const float* bias, std::int64_t channels, std::int64_t p
 std::vector<Array> conv(const NodeContext& ctx, Inputs in) {
   const ConvPlan p = plan_conv(ctx, in);
   const ConvGeometry& g = p.g;
-  Array y(DType::F32, p.yshape);
+  Array y = Array::for_overwrite(DType::F32, p.yshape);  // every product writes its block
   const std::int64_t mg = p.mg, cg = p.cg, k = cg * g.kernel_size(), pos = g.out_size(), isz = g.in_size();
   if (y.size() == 0) return {y};
   const float* x = p.x->data<float>();
@@ -95,12 +97,45 @@ std::vector<Array> conv(const NodeContext& ctx, Inputs in) {
   const float* bias = p.b ? p.b->data<float>() : nullptr;
   float* out = y.data<float>();
   const bool pointwise = g.is_pointwise();
+  // One input channel with group 1 (a grayscale first layer) is left to the matrix product,
+  // which computes all output channels at once.
+  const auto depthwise = pointwise || p.group == 1 ? std::nullopt : kernels::depthwise_plane(g);
   ThreadPool& pool = ctx.pool();
 
-  for_each_image_group(pool, p.n * p.group, mg * k * pos, [&](std::int64_t t, bool split) {
-    const std::int64_t img = t / p.group, grp = t % p.group;
+  const std::int64_t per_block = depthwise ? 1 : images_per_block(p.n, pos, k);
+  const std::int64_t blocks = (p.n + per_block - 1) / per_block;
+  for_each_image_group(pool, blocks * p.group, per_block * mg * k * pos, [&](std::int64_t t, bool split) {
+    const std::int64_t blk = t / p.group, grp = t % p.group;
+    const float* wg = w + grp * mg * k;
+    const float* bg = bias ? bias + grp * mg : nullptr;
+    if (per_block > 1) {
+      // cols holds the images' column matrices side by side; the product's rows are split back
+      // into the images' output planes.
+      const std::int64_t first = blk * per_block, count = std::min(per_block, p.n - first), width = count * pos;
+      auto cols = kernels::scratch(k * width);
+      for (std::int64_t i = 0; i < count; ++i)
+        kernels::im2col(g, x + ((first + i) * p.c + grp * cg) * isz, cols.get() + i * pos, width);
+      auto prod = kernels::scratch(mg * width);
+      const MatRef wa{wg, k, false}, xb{cols.get(), width, false};
+      if (split)
+        kernels::parallel_gemm(pool, mg, width, k, 1.0f, wa, xb, 0.0f, prod.get(), width);
+      else
+        kernels::gemm(mg, width, k, 1.0f, wa, xb, 0.0f, prod.get(), width);
+      for (std::int64_t i = 0; i < count; ++i) {
+        float* yg = out + ((first + i) * p.m + grp * mg) * pos;
+        for (std::int64_t j = 0; j < mg; ++j) std::copy_n(prod.get() + j * width + i * pos, pos, yg + j * pos);
+        if (bg) add_bias(yg, bg, mg, pos);
+      }
+      return;
+    }
+    const std::int64_t img = blk;
     const float* xg = x + (img * p.c + grp * cg) * isz;
     float* yg = out + (img * p.m + grp * mg) * pos;
+    if (depthwise) {
+      for (std::int64_t j = 0; j < mg; ++j)
+        kernels::depthwise_forward(*depthwise, xg, wg + j * k, bg ? bg[j] : 0.0f, yg + j * pos);
+      return;
+    }
     std::unique_ptr<float[]> cols;
     const float* b = xg;
     if (!pointwise) {
@@ -111,12 +146,12 @@ std::vector<Array> conv(const NodeContext& ctx, Inputs in) {
         kernels::im2col(g, xg, cols.get());
       b = cols.get();
     }
-    const MatRef wa{w + grp * mg * k, k, false}, xb{b, pos, false};
+    const MatRef wa{wg, k, false}, xb{b, pos, false};
     if (split)
       kernels::parallel_gemm(pool, mg, pos, k, 1.0f, wa, xb, 0.0f, yg, pos);
     else
       kernels::gemm(mg, pos, k, 1.0f, wa, xb, 0.0f, yg, pos);
-    if (bias) add_bias(yg, bias + grp * mg, mg, pos);
+    if (bg) add_bias(yg, bg, mg, pos);
   });
   return {y};
 }
@@ -249,6 +284,13 @@ void by_channel_blocks(ThreadPool& pool, const ConvGeometry& g, Kernel&& kernel)
 }
 
 }  // namespace
+
+std::int64_t images_per_block(std::int64_t images, std::int64_t positions, std::int64_t k) {
+  constexpr std::int64_t kNarrow = 256, kColumns = 1024, kMaxColsBytes = std::int64_t{8} << 20;
+  if (images <= 1 || positions >= kNarrow || positions == 0) return 1;
+  const std::int64_t by_bytes = std::max<std::int64_t>(1, kMaxColsBytes / (4 * k * positions));
+  return std::clamp<std::int64_t>(std::min(kColumns / positions, by_bytes), 1, images);
+}
 
 void parallel_im2col(ThreadPool& pool, const ConvGeometry& g, const float* x, float* cols) {
   const std::int64_t per_channel = g.kernel_size() * g.out_size(), isz = g.in_size();

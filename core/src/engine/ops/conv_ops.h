@@ -43,6 +43,11 @@ void for_each_image_group(ThreadPool& pool, std::int64_t tasks, std::int64_t per
   }
 }
 
+/// How many images' column matrices to multiply together (their columns side by side): more
+/// than one when an image has few output positions (the digits CNN's 8 x 8), where one product
+/// per image is too narrow for the matrix kernels' speed. k: rows of the column matrix.
+std::int64_t images_per_block(std::int64_t images, std::int64_t positions, std::int64_t k);
+
 /// im2col and col2im split over channel blocks on the pool when the column matrix is large
 /// (each channel owns its rows of the column matrix and its plane of the image).
 void parallel_im2col(ThreadPool& pool, const kernels::ConvGeometry& g, const float* x, float* cols);

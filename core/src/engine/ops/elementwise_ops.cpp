@@ -63,7 +63,7 @@ void same_types(const NodeContext& ctx, const Array& a, const Array& b) {
 // out[i] = op(a[i], b[i]) over the broadcast shape (same shapes split over the pool).
 template <class R, class A, class B, class Op>
 Array binary_map(ThreadPool& pool, const Array& a, const Array& b, const Dims& shape, Op op) {
-  Array out(dtype_of<R>(), shape);
+  Array out = Array::for_overwrite(dtype_of<R>(), shape);
   R* o = out.template data<R>();
   const A* x = a.template data<A>();
   const B* y = b.template data<B>();
@@ -98,7 +98,7 @@ Array binary_map(ThreadPool& pool, const Array& a, const Array& b, const Dims& s
 // out = block(x) over contiguous runs, split over the pool: block(const T* x, T* out, n).
 template <class T, class Block>
 Array unary_blocks(ThreadPool& pool, const Array& x, Block block) {
-  Array out(x.type(), x.shape());
+  Array out = Array::for_overwrite(x.type(), x.shape());
   const T* p = x.data<T>();
   T* o = out.data<T>();
   kernels::parallel_range(pool, x.size(), [&](std::int64_t b, std::int64_t e) { block(p + b, o + b, e - b); });

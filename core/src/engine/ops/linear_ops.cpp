@@ -63,7 +63,7 @@ std::vector<Array> gemm(const NodeContext& ctx, Inputs in) {
   const auto [ta, tb, m, n, k] = gemm_dims(ctx, a, b);
   if (c) require_f32(ctx, *c, "input C");
   const float alpha = ctx.attr_float("alpha", 1.0f), beta = ctx.attr_float("beta", 1.0f);
-  Array y(DType::F32, {m, n});
+  Array y = Array::for_overwrite(DType::F32, {m, n});  // C's copy or the product writes every entry
   float* yd = y.data<float>();
   const bool use_c = c && beta != 0.0f;
   if (use_c) {
@@ -229,7 +229,7 @@ std::vector<Array> matmul(const NodeContext& ctx, Inputs in) {
   const Array& a = *in[0];
   const Array& b = *in[1];
   const MatMulPlan p = plan_matmul(ctx, a, b);
-  Array y(DType::F32, p.yshape);
+  Array y = Array::for_overwrite(DType::F32, p.yshape);
   if (y.size() == 0) return {y};
   float* yd = y.data<float>();
   const float* ad = a.data<float>();

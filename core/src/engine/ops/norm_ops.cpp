@@ -42,7 +42,7 @@ Array batch_norm_typed(const NodeContext& ctx, const Array& xa, Inputs in) {
   const std::int64_t c = xa.dim(1);
   const BatchNormChannels<T> per = batch_norm_channels<T>(ctx, xa, in);
   const std::vector<T>&mul = per.mul, &mean = per.mean, &add = per.add;
-  Array y(xa.type(), xa.shape());
+  Array y = Array::for_overwrite(xa.type(), xa.shape());
   const std::int64_t plane = dims_product(xa.shape(), 2, xa.rank());
   const T* x = xa.data<T>();
   T* yd = y.data<T>();

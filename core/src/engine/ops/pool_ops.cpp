@@ -42,7 +42,7 @@ void check_pool(const NodeContext& ctx) {
 // with, per axis and output position, the first input coordinate and the range of kernel taps
 // that land inside the input.
 struct Pool3 {
-  std::int64_t in[kMaxAxes], out[kMaxAxes], dil[kMaxAxes];
+  std::int64_t in[kMaxAxes], out[kMaxAxes], dil[kMaxAxes], kernel[kMaxAxes], stride[kMaxAxes];
   std::vector<std::int64_t> start[kMaxAxes], lo[kMaxAxes], hi[kMaxAxes];
   std::vector<std::int64_t> padded_taps[kMaxAxes];  // taps inside input + padding (count_include_pad)
   std::int64_t in_size = 1, out_size = 1;
@@ -70,6 +70,8 @@ Pool3 make_pool3(const NodeContext& ctx, const Array& x, std::vector<std::int64_
     p.out[d] = real ? w.out[r] : 1;
     p.dil[d] = real ? w.dilation[r] : 1;
     const std::int64_t k = real ? w.kernel[r] : 1, s = real ? w.stride[r] : 1;
+    p.kernel[d] = k;
+    p.stride[d] = s;
     const std::int64_t pb = real ? w.pad_begin[r] : 0, pe = real ? w.pad_end[r] : 0;
     for (std::int64_t o = 0; o < p.out[d]; ++o) {
       const std::int64_t st = o * s - pb;
@@ -134,8 +136,89 @@ void scan_windows(const Pool3& p, Begin&& begin, Tap&& tap, End&& end) {
 // window's first maximal element in scan order (-1 for a window without input elements); forward
 // and backward share it, so the gradient goes where the value came from (ties: the first, as
 // PyTorch).
+// For one or two spatial axes with short output rows (rows_fit), the window's taps are applied
+// to whole output rows (taps outside, positions inside): the inner loop runs over contiguous
+// outputs, and each output still sees its taps in scan order (so its first maximum is kept).
+constexpr std::int64_t kRowMax = 512;
+
+bool rows_fit(const Pool3& p) {
+  return p.out[0] == 1 && p.in[0] == 1 && p.out[2] <= kRowMax;
+}
+
+// For each output row o1: begin(o1), then for each tap in scan order tap(a, b, first) with the
+// outputs [a, b) of the row whose window has the tap inside the input (output a + t reads input
+// first + t * stride), then end(o1).
+template <class Begin, class Tap, class End>
+void for_row_taps(const Pool3& p, Begin&& begin, Tap&& tap, End&& end) {
+  const std::int64_t w = p.out[2];
+  const auto inside = [&](std::int64_t o2, std::int64_t j2) {
+    const auto u = static_cast<std::size_t>(o2);
+    return p.lo[2][u] <= j2 && j2 < p.hi[2][u];
+  };
+  for (std::int64_t o1 = 0; o1 < p.out[1]; ++o1) {
+    const auto u1 = static_cast<std::size_t>(o1);
+    begin(o1);
+    for (std::int64_t j1 = p.lo[1][u1]; j1 < p.hi[1][u1]; ++j1) {
+      const std::int64_t row = (p.start[1][u1] + j1 * p.dil[1]) * p.in[2];
+      for (std::int64_t j2 = 0; j2 < p.kernel[2]; ++j2) {
+        std::int64_t a = 0, b = w;  // a contiguous range: window starts grow with the output
+        while (a < b && !inside(a, j2)) ++a;
+        while (b > a && !inside(b - 1, j2)) --b;
+        if (a < b) tap(a, b, row + p.start[2][static_cast<std::size_t>(a)] + j2 * p.dil[2]);
+      }
+    }
+    end(o1);
+  }
+}
+
+template <class T, class Hit>
+void scan_max_rows(const T* xp, const Pool3& p, Hit& hit) {
+  const std::int64_t w = p.out[2], s = p.stride[2];
+  T best[kRowMax];
+  std::int64_t at[kRowMax];
+  for_row_taps(
+      p,
+      [&](std::int64_t) {
+        std::fill(best, best + w, T{});
+        std::fill(at, at + w, std::int64_t{-1});
+      },
+      [&](std::int64_t a, std::int64_t b, std::int64_t first) {
+        for (std::int64_t o2 = a; o2 < b; ++o2) {
+          const std::int64_t i = first + (o2 - a) * s;
+          if (at[o2] < 0 || greater(xp[i], best[o2])) {
+            best[o2] = xp[i];
+            at[o2] = i;
+          }
+        }
+      },
+      [&](std::int64_t o1) {
+        for (std::int64_t o2 = 0; o2 < w; ++o2) hit(o1 * w + o2, at[o2]);
+      });
+}
+
+// MaxPool's values alone (no indices) for rows_fit shapes: no position to track, so the inner
+// loop is a branch-free select. Empty windows give `lowest`, as the general path does.
+template <class T>
+void max_rows_values(const T* xp, const Pool3& p, T lowest, T* yp) {
+  const std::int64_t w = p.out[2], s = p.stride[2];
+  T* yr = yp;
+  for_row_taps(
+      p, [&](std::int64_t o1) { yr = std::fill_n(yp + o1 * w, w, lowest) - w; },
+      [&](std::int64_t a, std::int64_t b, std::int64_t first) {
+        for (std::int64_t o2 = a; o2 < b; ++o2) {
+          const T v = xp[first + (o2 - a) * s];
+          yr[o2] = greater(v, yr[o2]) ? v : yr[o2];
+        }
+      },
+      [](std::int64_t) {});
+}
+
 template <class T, class Hit>
 void scan_max(const T* xp, const Pool3& p, Hit&& hit) {
+  if (rows_fit(p)) {
+    scan_max_rows(xp, p, hit);
+    return;
+  }
   T best{};
   std::int64_t at = -1;
   scan_windows(
@@ -152,7 +235,7 @@ void scan_max(const T* xp, const Pool3& p, Hit&& hit) {
 template <class T>
 std::vector<Array> max_pool_typed(const NodeContext& ctx, const Array& xa, const Pool3& p,
                                   const std::vector<std::int64_t>& yshape, bool want_indices) {
-  Array y(xa.type(), yshape);
+  Array y = Array::for_overwrite(xa.type(), yshape);                            // every output is written
   Array idx(DType::I64, want_indices ? yshape : std::vector<std::int64_t>{0});  // empty unless wanted
   const T* x = xa.data<T>();
   T* yd = y.data<T>();
@@ -160,9 +243,14 @@ std::vector<Array> max_pool_typed(const NodeContext& ctx, const Array& xa, const
   const bool col_major = ctx.attr_int("storage_order", 0) == 1;
   const T lowest =
       std::numeric_limits<T>::has_infinity ? -std::numeric_limits<T>::infinity() : std::numeric_limits<T>::lowest();
+  const bool values_only = !id && rows_fit(p);
   for_each_plane(ctx, xa.dim(0) * xa.dim(1), p.out_size * 4, [&](std::int64_t plane) {
     const T* xp = x + plane * p.in_size;
     const std::int64_t first = plane * p.out_size;
+    if (values_only) {
+      max_rows_values(xp, p, lowest, yd + first);
+      return;
+    }
     scan_max(xp, p, [&](std::int64_t o, std::int64_t at) {
       yd[first + o] = at < 0 ? lowest : xp[at];
       if (!id) return;

@@ -158,7 +158,7 @@ std::vector<Array> concat(const NodeContext& ctx, Inputs in) {
                " along axis " + std::to_string(axis));
     shape[axis] += a->dim(axis);
   }
-  Array out(first.type(), shape);
+  Array out = Array::for_overwrite(first.type(), shape);
   const std::size_t esize = elem_bytes(first.type());
   const std::int64_t outer = product(shape, 0, axis);
   const auto out_row = static_cast<std::size_t>(product(shape, axis, shape.size())) * esize;
@@ -187,7 +187,7 @@ std::vector<Array> split(const NodeContext& ctx, Inputs in) {
   for (const auto s : sizes) {
     Dims shape = x.shape();
     shape[axis] = s;
-    Array out(x.type(), shape);
+    Array out = Array::for_overwrite(x.type(), shape);
     const std::size_t row = static_cast<std::size_t>(s) * inner;
     if (row > 0)
       for (std::int64_t i = 0; i < outer; ++i)

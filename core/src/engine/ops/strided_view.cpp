@@ -25,7 +25,7 @@ void by_element_size(DType t, F&& f) {
 }  // namespace
 
 Array strided_copy(const Array& src, const StridedView& v) {
-  Array out(src.type(), v.shape);
+  Array out = Array::for_overwrite(src.type(), v.shape);
   by_element_size(src.type(), [&](auto tag) {
     using T = decltype(tag);
     const T* s = reinterpret_cast<const T*>(src.bytes()) + v.offset;

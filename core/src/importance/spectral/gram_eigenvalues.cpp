@@ -7,18 +7,11 @@
 #include <climits>
 #include <cstddef>
 #include <functional>
-#include <mutex>
 #include <optional>
-#include <shared_mutex>
 #include <string>
 
 #include "paramscope/error.h"
-
-// OpenBLAS's own thread control (also declared by its cblas.h; not by other vendors' headers).
-extern "C" {
-void openblas_set_num_threads(int num_threads);
-int openblas_get_num_threads(void);
-}
+#include "util/blas_threads.h"
 
 namespace paramscope::spectral {
 namespace {
@@ -28,36 +21,6 @@ constexpr std::int64_t kBlock = 256;           // rows (or columns) per syrk upd
 // From this smaller side on, OpenBLAS's threads speed one matrix up (1.8x on 2 cores at 4096);
 // below it they do not (measured: 1024 x 1024 is slower on 2 threads than on 1).
 constexpr std::int64_t kThreadedSide = 2048;
-
-// Who runs OpenBLAS, and on how many threads. OpenBLAS's thread count is process-wide, so:
-// small matrices share the gate and run concurrently, each on one OpenBLAS thread (the caller's
-// pool provides the parallelism); a large matrix takes the gate alone and gets every thread.
-class BlasGate {
- public:
-  static BlasGate& instance() {
-    static BlasGate g;
-    return g;
-  }
-  std::shared_mutex& mutex() { return mutex_; }
-  int threads() const { return threads_; }
-
- private:
-  BlasGate() : threads_(std::max(1, openblas_get_num_threads())) { openblas_set_num_threads(1); }
-  std::shared_mutex mutex_;
-  int threads_;
-};
-
-// Exclusive use of OpenBLAS with all its threads, for one large matrix.
-class AllThreads {
- public:
-  AllThreads() : lock_(BlasGate::instance().mutex()) { openblas_set_num_threads(BlasGate::instance().threads()); }
-  ~AllThreads() { openblas_set_num_threads(1); }
-  AllThreads(const AllThreads&) = delete;
-  AllThreads& operator=(const AllThreads&) = delete;
-
- private:
-  std::unique_lock<std::shared_mutex> lock_;
-};
 
 double at(const MatrixView& m, std::int64_t r, std::int64_t c) {
   return static_cast<double>(m.data[r * m.row_stride + c * m.col_stride]);
@@ -110,12 +73,12 @@ std::vector<double> gram_eigenvalues(const MatrixView& m) {
   std::vector<double> gram(k * k);
   std::vector<double> block(static_cast<std::size_t>(kBlock) * k);
 
-  std::optional<AllThreads> all;
-  std::optional<std::shared_lock<std::shared_mutex>> shared;
+  std::optional<blas::AllThreads> all;
+  std::optional<blas::OneThread> one;
   if (small >= kThreadedSide)
     all.emplace();
   else
-    shared.emplace(BlasGate::instance().mutex());
+    one.emplace();
   // Upper triangle in row-major order is the lower triangle in column-major order, which lets
   // dsyevd run on the buffer in place (LAPACKE would transpose a row-major matrix into a copy).
   for (std::int64_t start = 0; start < large; start += kBlock) {
