@@ -18,7 +18,8 @@ struct CliRun {
 inline CliRun run_cli(const QStringList& args, int timeout_ms = 300000) {
   QProcess p;
   p.start(QString::fromStdString(cli().string()), args);
-  if (!p.waitForFinished(timeout_ms)) qFatal("paramscope-cli did not finish");
+  if (!p.waitForFinished(timeout_ms))
+    qFatal("paramscope-cli %s did not finish: %s", qPrintable(args.join(' ')), qPrintable(p.errorString()));
   return {p.exitStatus() == QProcess::NormalExit ? p.exitCode() : -1, p.readAllStandardOutput(),
           p.readAllStandardError()};
 }

@@ -31,8 +31,9 @@ private:
   std::unique_ptr<Impl> impl_;
 };
 
-/// Whether DISPLAY names an X server that accepts a connection now (VTK's X window would abort
-/// the process otherwise).
-bool x_display_available();
+/// The process's connection to the X server DISPLAY names (an Xlib Display*), opened on first
+/// use with retries; nullptr when there is none. X windows get it through SetDisplayId, since
+/// VTK's X window aborts the process when its own connection attempt fails.
+void* shared_x_display();
 
 }  // namespace paramscope::figures::detail

@@ -120,7 +120,7 @@ bool use_headless(const fs::path& file, ExportOptions::Backend backend) {
     if (forced && std::string(forced) == "0") backend = ExportOptions::Backend::Window;
   }
   if (backend == ExportOptions::Backend::Headless) return true;
-  const bool x = detail::x_display_available();
+  const bool x = detail::shared_x_display() != nullptr;
   if (backend == ExportOptions::Backend::Automatic) return !x;
   // VTK's X11 window aborts the process when it cannot reach a display; fail politely instead.
   if (!x) {
@@ -425,6 +425,7 @@ void Scene::Impl::save(Scene& scene, const fs::path& file, const Plan& plan, Exp
     target = egl->window();
   } else {
     x_window = vtkSmartPointer<vtkRenderWindow>::New();
+    x_window->SetDisplayId(detail::shared_x_display());
     x_window->SetOffScreenRendering(1);
     x_window->SetMultiSamples(0);
     x_window->SetSize(plan.width, plan.height);
