@@ -578,6 +578,8 @@ class TestEngineGradNn : public QObject {
     // (the last one partial) over the pool.
     QTest::newRow("conv small images in blocks")
         << false << Shape_{90, 4, 5, 5} << Shape_{6, 2, 3, 3} << 2 << 1 << 1 << 1;
+    // A plane too large for the zero-bordered copy: im2col checks ranges per row.
+    QTest::newRow("conv large plane") << false << Shape_{1, 2, 130, 131} << Shape_{3, 2, 3, 3} << 1 << 2 << 1 << 1;
     QTest::newRow("conv small images strided block")
         << false << Shape_{7, 3, 6, 6} << Shape_{5, 3, 2, 2} << 1 << 2 << 0 << 1;
     QTest::newRow("convtranspose images over the pool")

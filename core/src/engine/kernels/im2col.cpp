@@ -126,60 +126,59 @@ bool im2col_2d_padded(const ConvGeometry& g, const float* x, float* cols, std::i
   return true;
 }
 
-void im2col_2d(const ConvGeometry& g, const float* x, float* cols, std::int64_t row_stride) {
-  if (im2col_2d_padded(g, x, cols, row_stride)) return;
+// The rows of a column matrix over two axes, in order: f(c, row, base, lo_h, hi_h, lo_w, hi_w)
+// for channel c's plane, kernel offset row (ki, kj), with the output rows [lo_h, hi_h) and
+// columns [lo_w, hi_w) whose input lies inside; output (r, o) reads input base(r) + o * stride.
+template <class F>
+void for_each_offset_2d(const ConvGeometry& g, F&& f) {
   const std::int64_t ih = g.in[0], iw = g.in[1], oh = g.out[0], ow = g.out[1];
-  const std::int64_t sh = g.stride[0], sw = g.stride[1];
-  float* dst = cols;
-  for (std::int64_t c = 0; c < g.channels; ++c) {
-    const float* xc = x + c * ih * iw;
+  std::int64_t row = 0;
+  for (std::int64_t c = 0; c < g.channels; ++c)
     for (std::int64_t ki = 0; ki < g.kernel[0]; ++ki) {
       const std::int64_t off_h = ki * g.dilation[0] - g.pad[0];
       std::int64_t lo_h, hi_h;
-      valid_range(off_h, sh, ih, oh, lo_h, hi_h);
-      for (std::int64_t kj = 0; kj < g.kernel[1]; ++kj, dst += row_stride) {
+      valid_range(off_h, g.stride[0], ih, oh, lo_h, hi_h);
+      for (std::int64_t kj = 0; kj < g.kernel[1]; ++kj, ++row) {
         const std::int64_t off_w = kj * g.dilation[1] - g.pad[1];
         std::int64_t lo_w, hi_w;
-        valid_range(off_w, sw, iw, ow, lo_w, hi_w);
+        valid_range(off_w, g.stride[1], iw, ow, lo_w, hi_w);
+        const auto base = [&](std::int64_t r) { return c * ih * iw + (r * g.stride[0] + off_h) * iw + off_w; };
+        f(row, base, lo_h, hi_h, lo_w, hi_w);
+      }
+    }
+}
+
+void im2col_2d(const ConvGeometry& g, const float* x, float* cols, std::int64_t row_stride) {
+  if (im2col_2d_padded(g, x, cols, row_stride)) return;
+  const std::int64_t oh = g.out[0], ow = g.out[1], sw = g.stride[1];
+  for_each_offset_2d(
+      g, [&](std::int64_t row, auto base, std::int64_t lo_h, std::int64_t hi_h, std::int64_t lo_w, std::int64_t hi_w) {
+        float* dst = cols + row * row_stride;
         std::fill(dst, dst + lo_h * ow, 0.0f);
         for (std::int64_t r = lo_h; r < hi_h; ++r) {
           float* d = dst + r * ow;
-          const std::int64_t base = (r * sh + off_h) * iw + off_w;  // input index of output column 0
+          const std::int64_t b = base(r);
           std::fill(d, d + lo_w, 0.0f);
           if (sw == 1)
-            for (std::int64_t o = lo_w; o < hi_w; ++o) d[o] = xc[base + o];
+            for (std::int64_t o = lo_w; o < hi_w; ++o) d[o] = x[b + o];
           else
-            for (std::int64_t o = lo_w; o < hi_w; ++o) d[o] = xc[base + o * sw];
+            for (std::int64_t o = lo_w; o < hi_w; ++o) d[o] = x[b + o * sw];
           std::fill(d + hi_w, d + ow, 0.0f);
         }
         std::fill(dst + hi_h * ow, dst + oh * ow, 0.0f);
-      }
-    }
-  }
+      });
 }
 
 void col2im_2d(const ConvGeometry& g, const float* cols, float* x, std::int64_t row_stride) {
-  const std::int64_t ih = g.in[0], iw = g.in[1], oh = g.out[0], ow = g.out[1];
-  const std::int64_t sh = g.stride[0], sw = g.stride[1];
-  const float* src = cols;
-  for (std::int64_t c = 0; c < g.channels; ++c) {
-    float* xc = x + c * ih * iw;
-    for (std::int64_t ki = 0; ki < g.kernel[0]; ++ki) {
-      const std::int64_t off_h = ki * g.dilation[0] - g.pad[0];
-      std::int64_t lo_h, hi_h;
-      valid_range(off_h, sh, ih, oh, lo_h, hi_h);
-      for (std::int64_t kj = 0; kj < g.kernel[1]; ++kj, src += row_stride) {
-        const std::int64_t off_w = kj * g.dilation[1] - g.pad[1];
-        std::int64_t lo_w, hi_w;
-        valid_range(off_w, sw, iw, ow, lo_w, hi_w);
+  const std::int64_t ow = g.out[1], sw = g.stride[1];
+  for_each_offset_2d(
+      g, [&](std::int64_t row, auto base, std::int64_t lo_h, std::int64_t hi_h, std::int64_t lo_w, std::int64_t hi_w) {
         for (std::int64_t r = lo_h; r < hi_h; ++r) {
-          const float* s = src + r * ow;
-          const std::int64_t base = (r * sh + off_h) * iw + off_w;
-          for (std::int64_t o = lo_w; o < hi_w; ++o) xc[base + o * sw] += s[o];
+          const float* s = cols + row * row_stride + r * ow;
+          const std::int64_t b = base(r);
+          for (std::int64_t o = lo_w; o < hi_w; ++o) x[b + o * sw] += s[o];
         }
-      }
-    }
-  }
+      });
 }
 
 }  // namespace
