@@ -348,6 +348,42 @@ class TestDeepLift : public QObject {
     QVERIFY(max_abs_delta(r) <= 1e-5 * std::max(1.0, max_change(r)));
   }
 
+  // RevealCancel through a BatchNormalization: the terms of z = s (W a) + t are s_m W_mj Δa_j, so
+  // a network with its BatchNorms kept gives the maps of the same network with them folded into
+  // the weights (tolerance: float32 rounding of the folded weights), and not Rescale's (which
+  // the kept network would fall back to without the fold; checked: the test then fails).
+  void revealcancel_through_batchnorm_data() {
+    QTest::addColumn<QString>("name");
+    QTest::newRow("depthwise Conv-BatchNorm-ReLU") << "mobile";
+    QTest::newRow("Gemm-BatchNorm1d-ReLU") << "bnmlp";
+  }
+  void revealcancel_through_batchnorm() {
+    QFETCH(QString, name);
+    const std::string n = name.toStdString();
+    const Model kept = Model::load(dl_data(n + ".onnx")), folded = Model::load(dl_data(n + "_folded.onnx"));
+    const Array x = read_npy(dl_data(n + ".input.npy"));
+    xai::Baseline b;
+    b.kind = xai::Baseline::Kind::Constant;
+    b.value = 1;
+    const Array x0 = xai::make_baseline(x, b);
+    xai::DeepLiftOptions o;
+    o.rule = DeepLiftRule::RevealCancel;
+    const auto rk = xai::deeplift(kept, x, x0, {}, o), rf = xai::deeplift(folded, x, x0, {}, o);
+    o.rule = DeepLiftRule::Rescale;
+    const auto rs = xai::deeplift(kept, x, x0, {}, o);
+    QCOMPARE(rk.classes, rf.classes);
+    double diff = 0, rescale_diff = 0;
+    for (std::int64_t i = 0; i < x.size(); ++i) {
+      diff = std::max(diff, std::abs(double(rk.map.values<float>()[i]) - rf.map.values<float>()[i]));
+      rescale_diff = std::max(rescale_diff, std::abs(double(rk.map.values<float>()[i]) - rs.map.values<float>()[i]));
+    }
+    const double scale = max_abs(rk.map);
+    qInfo("max |kept - folded| %.3g, |revealcancel - rescale| %.3g, of max |map| %.3g", diff, rescale_diff, scale);
+    QVERIFY(scale > 0);
+    QVERIFY2(diff <= 1e-4 * scale, qPrintable(QString::number(diff / scale)));
+    QVERIFY2(rescale_diff >= 1e-2 * scale, qPrintable(QString::number(rescale_diff / scale)));
+  }
+
   // DeepLIFT-SHAP is the mean of DeepLIFT over the baselines, with the mean baseline score.
   void shap_is_mean_over_baselines() {
     const Model m = Model::load(test::samples_dir() / "digits-cnn" / "model.onnx");

@@ -209,6 +209,50 @@ std::optional<Gradients> DeepLiftRules::rescale(const BackwardNode& b, const Nod
   return out;
 }
 
+// s = scale / sqrt(var + epsilon) of an inference BatchNormalization whose parameters are
+// constants; nothing when it is not one.
+std::optional<std::vector<float>> DeepLiftRules::batch_norm_scale(const Node& n) const {
+  if (n.inputs.size() != 5 || n.outputs.size() != 1) return std::nullopt;
+  for (std::size_t i = 1; i < 5; ++i)
+    if (!weights_.count(n.inputs[i]) || weights_.at(n.inputs[i]).type() != DType::F32) return std::nullopt;
+  const auto mode = n.attributes.find("training_mode");
+  if (mode != n.attributes.end() && mode->second.i != 0) return std::nullopt;
+  const auto eps_attr = n.attributes.find("epsilon");
+  const double eps = eps_attr == n.attributes.end() ? 1e-5 : eps_attr->second.f;
+  const Array& scale = weights_.at(n.inputs[1]);
+  const Array& var = weights_.at(n.inputs[4]);
+  if (scale.size() != var.size()) return std::nullopt;
+  std::vector<float> s(static_cast<std::size_t>(scale.size()));
+  for (std::size_t c = 0; c < s.size(); ++c)
+    s[c] = static_cast<float>(scale.values<float>()[c] / std::sqrt(static_cast<double>(var.values<float>()[c]) + eps));
+  return s;
+}
+
+// The weights of `lin` (input `slot`) with output channel m scaled by s_m, for a BatchNorm over
+// axis 1 of its output (of rank out_rank): Conv's first weight axis; Gemm / MatMul's output
+// features when the output is a matrix. Nothing when the layout does not match.
+std::optional<Array> DeepLiftRules::fold_channel_scale(const Node& lin, std::size_t slot, const Array& w,
+                                                       const std::vector<float>& s, std::size_t out_rank) const {
+  const auto m = static_cast<std::int64_t>(s.size());
+  Array f = w.clone();
+  float* pf = f.data<float>();
+  if (lin.op_type == "Conv") {
+    if (w.rank() < 1 || w.dim(0) != m) return std::nullopt;
+    const std::int64_t per = w.size() / m;
+    for (std::int64_t c = 0; c < m; ++c)
+      for (std::int64_t i = 0; i < per; ++i) pf[c * per + i] *= s[static_cast<std::size_t>(c)];
+    return f;
+  }
+  // Gemm / MatMul with the activation first: B is [K, N], or [N, K] for Gemm's transB.
+  if (slot != 1 || w.rank() != 2 || out_rank != 2) return std::nullopt;
+  const auto tb = lin.attributes.find("transB");
+  const bool by_rows = lin.op_type == "Gemm" && tb != lin.attributes.end() && tb->second.i != 0;
+  if ((by_rows ? w.dim(0) : w.dim(1)) != m) return std::nullopt;
+  for (std::int64_t r = 0; r < w.dim(0); ++r)
+    for (std::int64_t c = 0; c < w.dim(1); ++c) pf[r * w.dim(1) + c] *= s[static_cast<std::size_t>(by_rows ? r : c)];
+  return f;
+}
+
 // RevealCancel (section 3.5.3): z = W·a (+ b) feeds f and nothing else. Δz+ and Δz- are the sums
 // of the positive and of the negative terms W_ij Δa_j; Δy+ = ½(f(z0 + Δz+) - f(z0)) +
 // ½(f(z) - f(z0 + Δz-)), Δy- likewise, m± = Δy± / Δz±. The linear node then passes g·m+ to the
@@ -220,6 +264,16 @@ std::optional<Gradients> DeepLiftRules::reveal_cancel(const BackwardNode& b, con
   if (pi == producer_.end()) return std::nullopt;
   const Node* lin = pi->second;
   const auto is_weight = [&](const std::string& v) { return v.empty() || weights_.count(v) > 0; };
+  // An inference BatchNormalization between (z = s c + t per channel, as in exports that keep it)
+  // is folded into the weights below: its terms are s_m W_mj Δa_j.
+  std::optional<std::vector<float>> bn_scale;
+  if (lin->op_type == "BatchNormalization") {
+    bn_scale = batch_norm_scale(*lin);
+    const std::string& c = lin->inputs[0];
+    if (!bn_scale || readers_[c] != 1 || !producer_.count(c) || input_.value(c).shape() != b.inputs[0]->shape())
+      return std::nullopt;
+    lin = producer_.at(c);
+  }
   if (lin->op_type == "Add" && lin->inputs.size() == 2) {  // a bias added after the product
     const int act = is_weight(lin->inputs[0]) ? 1 : 0;
     if (!is_weight(lin->inputs[1 - act]) || is_weight(lin->inputs[static_cast<std::size_t>(act)])) return std::nullopt;
@@ -242,8 +296,15 @@ std::optional<Gradients> DeepLiftRules::reveal_cancel(const BackwardNode& b, con
   if (lin->inputs.size() > 2 && !is_weight(lin->inputs[2])) return std::nullopt;
   const Array& a = input_.value(lin->inputs[p.act]);
   const Array& a0 = baseline_.value(lin->inputs[p.act]);
-  const Array& w = weights_.at(lin->inputs[p.weight]);
-  if (a.type() != DType::F32 || w.type() != DType::F32) return std::nullopt;
+  const Array& stored = weights_.at(lin->inputs[p.weight]);
+  if (a.type() != DType::F32 || stored.type() != DType::F32) return std::nullopt;
+  Array folded;
+  if (bn_scale) {
+    auto f = fold_channel_scale(*lin, p.weight, stored, *bn_scale, b.inputs[0]->rank());
+    if (!f) return std::nullopt;
+    folded = std::move(*f);
+  }
+  const Array& w = bn_scale ? folded : stored;
   p.dpos = Array(DType::F32, a.shape());
   p.dneg = Array(DType::F32, a.shape());
   for (std::int64_t i = 0; i < a.size(); ++i) {

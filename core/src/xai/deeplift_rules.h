@@ -29,7 +29,8 @@ namespace paramscope::xai {
 /// - elementwise nonlinearities (Relu, LeakyRelu, Sigmoid, Tanh, HardSigmoid, HardSwish, Gelu,
 ///   Erf, Clip, Exp, Log, Sqrt, Abs, Pow by a constant): Rescale m = Δy/Δx, the gradient where
 ///   |Δx| <= 1e-6 max(|x|, |x0|) (or 1e-10); RevealCancel where the input is W·a (+ b) of a
-///   Gemm / MatMul / Conv with constant weights and nothing else reads it, else Rescale;
+///   Gemm / MatMul / Conv with constant weights, possibly through an inference BatchNorm, and
+///   nothing else reads it, else Rescale;
 /// - MaxPool: Captum's rule (Δout routed to the argmax of x where out >= out0, of x0 otherwise,
 ///   divided by Δin), exact;
 /// - Softmax, LogSoftmax, LayerNormalization, and products / quotients / powers of two
@@ -56,6 +57,9 @@ class DeepLiftRules {
   const engine::Node& node_of(const engine::BackwardNode& b) const;
   std::optional<engine::Gradients> rescale(const engine::BackwardNode& b, const engine::Node& n);
   std::optional<engine::Gradients> reveal_cancel(const engine::BackwardNode& b, const engine::Node& n);
+  std::optional<std::vector<float>> batch_norm_scale(const engine::Node& n) const;
+  std::optional<Array> fold_channel_scale(const engine::Node& lin, std::size_t slot, const Array& w,
+                                          const std::vector<float>& s, std::size_t out_rank) const;
   std::optional<engine::Gradients> reveal_linear(const engine::BackwardNode& b, const engine::Node& n,
                                                  const Pending& p);
   std::optional<engine::Gradients> max_pool(const engine::BackwardNode& b, const engine::Node& n);

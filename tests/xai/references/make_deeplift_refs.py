@@ -20,7 +20,10 @@ W-ᵀ(g m+) + W+ᵀ(g m-) where Δa_j < 0, Wᵀ(g Δy/Δz) where Δa_j = 0.
 Third-party-style models (summation-to-delta only, no torch reference; <name>.onnx + input):
   mobile   Conv-BatchNorm-HardSwish, depthwise Conv-BatchNorm-ReLU, a squeeze-excitation block
            (GlobalAveragePool-Conv-ReLU-Conv-HardSigmoid, Mul), GlobalAveragePool, Linear;
-           BatchNormalization nodes kept (exported without constant folding)
+           BatchNormalization nodes kept (exported without constant folding); mobile_folded.onnx
+           is the same network with the BatchNorms folded into the convolutions
+  bnmlp    Linear-BatchNorm1d-ReLU-Linear (Gemm then BatchNormalization); bnmlp_folded.onnx the
+           same function with the BatchNorm folded into the Linear by hand
   lnmlp    Linear-LayerNorm-GELU-Linear-LayerNorm-Tanh-Linear (opset 13: LayerNorm and GELU as
            primitive nodes; lnmlp17: opset 17, LayerNormalization nodes)
 
@@ -173,6 +176,11 @@ def third_party():
                           dynamic_axes={"x": {0: "batch"}, "logits": {0: "batch"}}, opset_version=opset,
                           do_constant_folding=False, training=torch.onnx.TrainingMode.PRESERVE)
         save(name, input=x)
+    # The same network with each BatchNorm folded into the convolution before it (the exporter's
+    # default in eval mode): RevealCancel must give the same maps on both.
+    torch.onnx.export(mobile, (torch.zeros(6, 1, 8, 8),), os.path.join(OUT, "mobile_folded.onnx"), input_names=["x"],
+                      output_names=["logits"], dynamic_axes={"x": {0: "batch"}, "logits": {0: "batch"}},
+                      opset_version=13, do_constant_folding=True, training=torch.onnx.TrainingMode.EVAL)
 
 
 def rescale_attr(model, x, x0):
@@ -239,6 +247,32 @@ def export(model, x, name):
                       dynamic_axes={"x": {0: "batch"}, "logits": {0: "batch"}}, opset_version=13)
 
 
+def batchnorm_mlp():
+    """bnmlp: Linear-BatchNorm1d-ReLU-Linear with the BatchNorm kept (a Gemm, then a
+    BatchNormalization node); bnmlp_folded.onnx: the same function with the BatchNorm folded into
+    the Linear by hand (W' = s W, b' = s (b - mean) + beta, s = gamma / sqrt(var + eps))."""
+    torch.manual_seed(13)
+    kept = nn.Sequential(nn.Linear(6, 8), nn.BatchNorm1d(8), nn.ReLU(), nn.Linear(8, 3))
+    bn = kept[1]
+    folded = nn.Sequential(nn.Linear(6, 8), nn.ReLU(), nn.Linear(8, 3))
+    with torch.no_grad():
+        bn.running_mean.uniform_(-0.5, 0.5)
+        bn.running_var.uniform_(0.5, 2)
+        bn.weight.uniform_(-1.5, 1.5)
+        bn.bias.uniform_(-0.5, 0.5)
+        s = bn.weight / torch.sqrt(bn.running_var + bn.eps)
+        folded[0].weight.copy_(s[:, None] * kept[0].weight)
+        folded[0].bias.copy_(s * (kept[0].bias - bn.running_mean) + bn.bias)
+        folded[2].load_state_dict(kept[3].state_dict())
+    x = torch.randn(5, 6)
+    for name, model in (("bnmlp", kept), ("bnmlp_folded", folded)):
+        model.eval()
+        torch.onnx.export(model, (x,), os.path.join(OUT, name + ".onnx"), input_names=["x"], output_names=["logits"],
+                          dynamic_axes={"x": {0: "batch"}, "logits": {0: "batch"}}, opset_version=13,
+                          do_constant_folding=False, training=torch.onnx.TrainingMode.PRESERVE)
+    save("bnmlp", input=x)
+
+
 def save(name, **arrays):
     for k, v in arrays.items():
         np.save(os.path.join(OUT, f"{name}.{k}.npy"), v.detach().float().numpy() if torch.is_tensor(v) else v)
@@ -297,4 +331,5 @@ if __name__ == "__main__":
     os.makedirs(OUT, exist_ok=True)
     torch_references()
     third_party()
+    batchnorm_mlp()
     hand_graphs()
