@@ -109,6 +109,31 @@ bool is_path_averaged(std::string_view op, std::span<const bool> wants) {
   return false;
 }
 
+// The weights of `lin` (input `slot`) with output channel m scaled by s_m, for a BatchNorm over
+// axis 1 of its output (of rank out_rank): Conv's first weight axis; Gemm / MatMul's output
+// features when the output is a matrix. Nothing when the layout does not match.
+std::optional<Array> fold_channel_scale(const Node& lin, std::size_t slot, const Array& w, const std::vector<float>& s,
+                                        std::size_t out_rank) {
+  const auto m = static_cast<std::int64_t>(s.size());
+  Array f = w.clone();
+  float* pf = f.data<float>();
+  if (lin.op_type == "Conv") {
+    if (w.rank() < 1 || w.dim(0) != m) return std::nullopt;
+    const std::int64_t per = w.size() / m;
+    for (std::int64_t c = 0; c < m; ++c)
+      for (std::int64_t i = 0; i < per; ++i) pf[c * per + i] *= s[static_cast<std::size_t>(c)];
+    return f;
+  }
+  // Gemm / MatMul with the activation first: B is [K, N], or [N, K] for Gemm's transB.
+  if (slot != 1 || w.rank() != 2 || out_rank != 2) return std::nullopt;
+  const auto tb = lin.attributes.find("transB");
+  const bool by_rows = lin.op_type == "Gemm" && tb != lin.attributes.end() && tb->second.i != 0;
+  if ((by_rows ? w.dim(0) : w.dim(1)) != m) return std::nullopt;
+  for (std::int64_t r = 0; r < w.dim(0); ++r)
+    for (std::int64_t c = 0; c < w.dim(1); ++c) pf[r * w.dim(1) + c] *= s[static_cast<std::size_t>(by_rows ? r : c)];
+  return f;
+}
+
 }  // namespace
 
 struct DeepLiftRules::Pending {
@@ -226,31 +251,6 @@ std::optional<std::vector<float>> DeepLiftRules::batch_norm_scale(const Node& n)
   for (std::size_t c = 0; c < s.size(); ++c)
     s[c] = static_cast<float>(scale.values<float>()[c] / std::sqrt(static_cast<double>(var.values<float>()[c]) + eps));
   return s;
-}
-
-// The weights of `lin` (input `slot`) with output channel m scaled by s_m, for a BatchNorm over
-// axis 1 of its output (of rank out_rank): Conv's first weight axis; Gemm / MatMul's output
-// features when the output is a matrix. Nothing when the layout does not match.
-std::optional<Array> DeepLiftRules::fold_channel_scale(const Node& lin, std::size_t slot, const Array& w,
-                                                       const std::vector<float>& s, std::size_t out_rank) const {
-  const auto m = static_cast<std::int64_t>(s.size());
-  Array f = w.clone();
-  float* pf = f.data<float>();
-  if (lin.op_type == "Conv") {
-    if (w.rank() < 1 || w.dim(0) != m) return std::nullopt;
-    const std::int64_t per = w.size() / m;
-    for (std::int64_t c = 0; c < m; ++c)
-      for (std::int64_t i = 0; i < per; ++i) pf[c * per + i] *= s[static_cast<std::size_t>(c)];
-    return f;
-  }
-  // Gemm / MatMul with the activation first: B is [K, N], or [N, K] for Gemm's transB.
-  if (slot != 1 || w.rank() != 2 || out_rank != 2) return std::nullopt;
-  const auto tb = lin.attributes.find("transB");
-  const bool by_rows = lin.op_type == "Gemm" && tb != lin.attributes.end() && tb->second.i != 0;
-  if ((by_rows ? w.dim(0) : w.dim(1)) != m) return std::nullopt;
-  for (std::int64_t r = 0; r < w.dim(0); ++r)
-    for (std::int64_t c = 0; c < w.dim(1); ++c) pf[r * w.dim(1) + c] *= s[static_cast<std::size_t>(by_rows ? r : c)];
-  return f;
 }
 
 // RevealCancel (section 3.5.3): z = W·a (+ b) feeds f and nothing else. Δz+ and Δz- are the sums

@@ -58,8 +58,6 @@ class DeepLiftRules {
   std::optional<engine::Gradients> rescale(const engine::BackwardNode& b, const engine::Node& n);
   std::optional<engine::Gradients> reveal_cancel(const engine::BackwardNode& b, const engine::Node& n);
   std::optional<std::vector<float>> batch_norm_scale(const engine::Node& n) const;
-  std::optional<Array> fold_channel_scale(const engine::Node& lin, std::size_t slot, const Array& w,
-                                          const std::vector<float>& s, std::size_t out_rank) const;
   std::optional<engine::Gradients> reveal_linear(const engine::BackwardNode& b, const engine::Node& n,
                                                  const Pending& p);
   std::optional<engine::Gradients> max_pool(const engine::BackwardNode& b, const engine::Node& n);

@@ -112,4 +112,12 @@ void parallel_gemm(ThreadPool& pool, std::int64_t m, std::int64_t n, std::int64_
   });
 }
 
+void product(ThreadPool& pool, bool split, std::int64_t m, std::int64_t n, std::int64_t k, MatRef a, MatRef b,
+             float beta, float* c, std::int64_t ldc) {
+  if (split)
+    parallel_gemm(pool, m, n, k, 1.0f, a, b, beta, c, ldc);
+  else
+    gemm(m, n, k, 1.0f, a, b, beta, c, ldc);
+}
+
 }  // namespace paramscope::engine::kernels

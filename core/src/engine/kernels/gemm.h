@@ -29,4 +29,9 @@ void gemm(std::int64_t m, std::int64_t n, std::int64_t k, float alpha, MatRef a,
 void parallel_gemm(ThreadPool& pool, std::int64_t m, std::int64_t n, std::int64_t k, float alpha, MatRef a, MatRef b,
                    float beta, float* c, std::int64_t ldc);
 
+/// c = a * b + beta * c through parallel_gemm when `split` (the caller is not itself one of the
+/// pool's tasks, so the product may use the pool), else through gemm on the calling thread.
+void product(ThreadPool& pool, bool split, std::int64_t m, std::int64_t n, std::int64_t k, MatRef a, MatRef b,
+             float beta, float* c, std::int64_t ldc);
+
 }  // namespace paramscope::engine::kernels

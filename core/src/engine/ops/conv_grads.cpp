@@ -20,6 +20,7 @@ namespace {
 
 using kernels::ConvGeometry;
 using kernels::MatRef;
+using kernels::product;
 
 // Where a task adds its share of the weight and bias gradients (nullptr: not wanted).
 struct Sums {
@@ -65,14 +66,6 @@ void add_row_sums(const float* m, std::int64_t rows, std::int64_t len, float* db
     for (std::int64_t i = 0; i < len; ++i) s += row[i];
     db[r] += static_cast<float>(s);
   }
-}
-
-void product(ThreadPool& pool, bool split, std::int64_t m, std::int64_t n, std::int64_t k, MatRef a, MatRef b,
-             float beta, float* c, std::int64_t ldc) {
-  if (split)
-    kernels::parallel_gemm(pool, m, n, k, 1.0f, a, b, beta, c, ldc);
-  else
-    kernels::gemm(m, n, k, 1.0f, a, b, beta, c, ldc);
 }
 
 void to_columns(ThreadPool& pool, bool split, const ConvGeometry& g, const float* x, float* cols) {

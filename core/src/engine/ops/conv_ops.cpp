@@ -117,10 +117,7 @@ std::vector<Array> conv(const NodeContext& ctx, Inputs in) {
         kernels::im2col(g, x + ((first + i) * p.c + grp * cg) * isz, cols.get() + i * pos, width);
       auto prod = kernels::scratch(mg * width);
       const MatRef wa{wg, k, false}, xb{cols.get(), width, false};
-      if (split)
-        kernels::parallel_gemm(pool, mg, width, k, 1.0f, wa, xb, 0.0f, prod.get(), width);
-      else
-        kernels::gemm(mg, width, k, 1.0f, wa, xb, 0.0f, prod.get(), width);
+      kernels::product(pool, split, mg, width, k, wa, xb, 0.0f, prod.get(), width);
       for (std::int64_t i = 0; i < count; ++i) {
         float* yg = out + ((first + i) * p.m + grp * mg) * pos;
         for (std::int64_t j = 0; j < mg; ++j) std::copy_n(prod.get() + j * width + i * pos, pos, yg + j * pos);
@@ -147,10 +144,7 @@ std::vector<Array> conv(const NodeContext& ctx, Inputs in) {
       b = cols.get();
     }
     const MatRef wa{wg, k, false}, xb{b, pos, false};
-    if (split)
-      kernels::parallel_gemm(pool, mg, pos, k, 1.0f, wa, xb, 0.0f, yg, pos);
-    else
-      kernels::gemm(mg, pos, k, 1.0f, wa, xb, 0.0f, yg, pos);
+    kernels::product(pool, split, mg, pos, k, wa, xb, 0.0f, yg, pos);
     if (bg) add_bias(yg, bg, mg, pos);
   });
   return {y};
@@ -175,10 +169,7 @@ std::vector<Array> conv_transpose(const NodeContext& ctx, Inputs in) {
     auto cols = kernels::scratch(k * pin);
     // cols (mg * kernel x positions) = W_g^T (W_g is cg x mg * kernel) * X_g (cg x positions).
     const MatRef wa{w + grp * cg * k, k, true}, xb{xg, pin, false};
-    if (split)
-      kernels::parallel_gemm(pool, k, pin, cg, 1.0f, wa, xb, 0.0f, cols.get(), pin);
-    else
-      kernels::gemm(k, pin, cg, 1.0f, wa, xb, 0.0f, cols.get(), pin);
+    kernels::product(pool, split, k, pin, cg, wa, xb, 0.0f, cols.get(), pin);
     if (split)
       parallel_col2im(pool, g, cols.get(), yg);
     else

@@ -217,14 +217,6 @@ void for_each_batch(ThreadPool& pool, std::int64_t batches, std::int64_t cost, O
   }
 }
 
-void gemm_maybe_split(ThreadPool& pool, bool split, std::int64_t m, std::int64_t n, std::int64_t k, MatRef a, MatRef b,
-                      float* c, std::int64_t ldc) {
-  if (split)
-    kernels::parallel_gemm(pool, m, n, k, 1.0f, a, b, 0.0f, c, ldc);
-  else
-    kernels::gemm(m, n, k, 1.0f, a, b, 0.0f, c, ldc);
-}
-
 std::vector<Array> matmul(const NodeContext& ctx, Inputs in) {
   const Array& a = *in[0];
   const Array& b = *in[1];
@@ -245,7 +237,8 @@ std::vector<Array> matmul(const NodeContext& ctx, Inputs in) {
   for_each_batch(pool, p.batches, m * n * k, [&](std::int64_t t, bool split) {
     std::int64_t ao, bo;
     p.offsets(t, ao, bo);
-    gemm_maybe_split(pool, split, m, n, k, MatRef{ad + ao, k, false}, MatRef{bd + bo, n, false}, yd + t * m * n, n);
+    kernels::product(pool, split, m, n, k, MatRef{ad + ao, k, false}, MatRef{bd + bo, n, false}, 0.0f, yd + t * m * n,
+                     n);
   });
   return {y};
 }
@@ -294,7 +287,8 @@ Grads matmul_backward(const NodeContext& ctx, const BackwardArgs& args) {
       per_batch(p.a_full(), m * k, p.as, dad, [&](std::int64_t t, bool split, float* dst) {
         std::int64_t ao, bo;
         p.offsets(t, ao, bo);
-        gemm_maybe_split(pool, split, m, k, n, MatRef{dy + t * m * n, n, false}, MatRef{bd + bo, n, true}, dst, k);
+        kernels::product(pool, split, m, k, n, MatRef{dy + t * m * n, n, false}, MatRef{bd + bo, n, true}, 0.0f, dst,
+                         k);
       });
     }
     g[0] = da;
@@ -308,7 +302,8 @@ Grads matmul_backward(const NodeContext& ctx, const BackwardArgs& args) {
       per_batch(p.b_full(), k * n, p.bs, dbd, [&](std::int64_t t, bool split, float* dst) {
         std::int64_t ao, bo;
         p.offsets(t, ao, bo);
-        gemm_maybe_split(pool, split, k, n, m, MatRef{ad + ao, k, true}, MatRef{dy + t * m * n, n, false}, dst, n);
+        kernels::product(pool, split, k, n, m, MatRef{ad + ao, k, true}, MatRef{dy + t * m * n, n, false}, 0.0f, dst,
+                         n);
       });
     }
     g[1] = db;
