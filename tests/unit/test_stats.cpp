@@ -11,6 +11,7 @@
 #include "paramscope/error.h"
 #include "paramscope/stats.h"
 #include "paramscope/writers.h"
+#include "stats/block_sums.h"
 
 using namespace paramscope;
 
@@ -48,6 +49,56 @@ class TestStats : public QObject {
     QCOMPARE(s.finite, std::int64_t{0});
     QCOMPARE(s.nan, std::int64_t{2});
     QCOMPARE(s.mean, 0.0);
+  }
+
+  // The score reductions' kernel: the same sums as sum_block's, bit for bit, for lengths around
+  // its 8-wide loop, and non-finite sums wherever a NaN or Inf sits.
+  void score_sums_match_block_sums_data() {
+    QTest::addColumn<int>("n");
+    QTest::addColumn<int>("bad_at");  // -1: none
+    QTest::addColumn<float>("bad");
+    const float nan = std::numeric_limits<float>::quiet_NaN(), inf = std::numeric_limits<float>::infinity();
+    QTest::newRow("empty") << 0 << -1 << 0.0f;
+    QTest::newRow("tail only") << 7 << -1 << 0.0f;
+    QTest::newRow("one loop") << 8 << -1 << 0.0f;
+    QTest::newRow("loop and tail") << 4099 << -1 << 0.0f;
+    QTest::newRow("nan in loop") << 4099 << 17 << nan;
+    QTest::newRow("nan in tail") << 4099 << 4098 << nan;
+    QTest::newRow("inf in loop") << 64 << 3 << inf;
+  }
+  void score_sums_match_block_sums() {
+    QFETCH(int, n);
+    QFETCH(int, bad_at);
+    QFETCH(float, bad);
+    std::mt19937 rng(7);
+    std::normal_distribution<float> dist(0.0f, 0.02f);
+    std::vector<float> v(static_cast<std::size_t>(n));
+    for (float& x : v) x = dist(rng);
+    if (bad_at >= 0) v[static_cast<std::size_t>(bad_at)] = bad;
+    const ScoreSums s = sum_scores(v.data(), n);
+    const BlockSums b = sum_block(v.data(), n, 0.0);
+    if (bad_at >= 0) {
+      QVERIFY(!std::isfinite(s.sum) || !std::isfinite(s.sq));
+      return;
+    }
+    QCOMPARE(s.sum, b.sum);
+    QCOMPARE(s.sq, b.sq);
+    QCOMPARE(s.max, n ? b.max : -std::numeric_limits<float>::infinity());
+    double sum = 0, sq = 0;
+    for (float x : v) {
+      sum += x;
+      sq += static_cast<double>(x) * x;
+    }
+    QVERIFY(std::fabs(s.sum - sum) <= 1e-12);
+    QVERIFY(std::fabs(s.sq - sq) <= 1e-12 * std::max(1.0, sq));
+  }
+
+  void score_sums_hand_checked() {
+    const float v[] = {1, -2, 3, 0.5f, 4, -1, 2, 1, 10};
+    const ScoreSums s = sum_scores(v, 9);
+    QCOMPARE(s.sum, 18.5);
+    QCOMPARE(s.sq, 136.25);  // 1+4+9+0.25+16+1+4+1+100
+    QCOMPARE(s.max, 10.0f);
   }
 
   void precision_far_from_zero() {

@@ -46,7 +46,7 @@ void accumulate(std::span<const float> v, Acc& acc) {
   constexpr std::size_t kBlock = 4096;
   for (std::size_t b = 0; b < v.size(); b += kBlock) {
     const auto block = v.subspan(b, std::min(kBlock, v.size() - b));
-    const BlockSums s = sum_block(block.data(), static_cast<std::int64_t>(block.size()), 0.0);
+    const ScoreSums s = sum_scores(block.data(), static_cast<std::int64_t>(block.size()));
     if (!std::isfinite(s.sum) || !std::isfinite(s.sq)) {
       for (float x : block) acc.add(x);
       continue;
@@ -92,7 +92,7 @@ void accumulate_groups(const GroupLayout& layout, std::int64_t first, std::span<
 // A tensor is split into parts independent of the thread count, so that the order in which
 // partial sums are added, and hence the result, never depends on scheduling.
 constexpr std::int64_t kPartElems = 1 << 22;
-constexpr std::int64_t kChunk = 1 << 16;
+constexpr std::int64_t kChunk = 1 << 14;
 
 }  // namespace
 
@@ -162,7 +162,6 @@ ReducedMaps reduce_scores(const ScoreField& field, Granularity granularity, Redu
       for (std::int64_t a = p.first; a < p.first + p.count; a += kChunk) {
         const auto n = static_cast<std::size_t>(std::min(kChunk, p.first + p.count - a));
         field.scores(p.tensor, a, std::span<float>(buf.data(), n));
-        field.release(p.tensor, a, static_cast<std::int64_t>(n));
         const std::span<const float> chunk(buf.data(), n);
         if (grouped) {
           accumulate_groups(*layout, a, chunk, groups, group0, total);
@@ -171,7 +170,8 @@ ReducedMaps reduce_scores(const ScoreField& field, Granularity granularity, Redu
         }
         progress.advance(n);
       }
-      // Chunks release only the pages wholly inside them; the pages they share go with the part.
+      // Released per part, not per chunk: each release is a madvise whose TLB shootdown
+      // interrupts every thread, and a part's pages (8-16 MB per thread) are a small peak.
       field.release(p.tensor, p.first, p.count);
     }
   });

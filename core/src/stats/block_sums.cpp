@@ -55,4 +55,36 @@ using v4d = double __attribute__((vector_size(32)));
   return r;
 }
 
+[[gnu::target_clones("avx2", "default")]] ScoreSums sum_scores(const float* x, std::int64_t n) noexcept {
+  constexpr float inf = std::numeric_limits<float>::infinity();
+  v4d s0 = {}, s1 = {}, q0 = {}, q1 = {};
+  v4f mx0 = {-inf, -inf, -inf, -inf}, mx1 = mx0;
+  std::int64_t i = 0;
+  for (; i + 8 <= n; i += 8) {
+    v4f lo, hi;
+    std::memcpy(&lo, x + i, sizeof lo);
+    std::memcpy(&hi, x + i + 4, sizeof hi);
+    const v4d dl = __builtin_convertvector(lo, v4d), dh = __builtin_convertvector(hi, v4d);
+    s0 += dl;
+    s1 += dh;
+    q0 += dl * dl;
+    q1 += dh * dh;
+    mx0 = lo > mx0 ? lo : mx0;
+    mx1 = hi > mx1 ? hi : mx1;
+  }
+  ScoreSums r;
+  for (int j = 0; j < 4; ++j) {
+    r.sum += s0[j] + s1[j];
+    r.sq += q0[j] + q1[j];
+    r.max = std::max({r.max, mx0[j], mx1[j]});
+  }
+  for (; i < n; ++i) {
+    const auto d = static_cast<double>(x[i]);
+    r.sum += d;
+    r.sq += d * d;
+    r.max = std::max(r.max, x[i]);
+  }
+  return r;
+}
+
 }  // namespace paramscope

@@ -19,4 +19,14 @@ struct BlockSums {
 /// not depend on threads.
 BlockSums sum_block(const float* x, std::int64_t n, double shift) noexcept;
 
+struct ScoreSums {
+  double sum = 0, sq = 0;
+  float max = -std::numeric_limits<float>::infinity();
+};
+
+/// sum_block without the shift, |x| and min, which score reductions do not use: about half the
+/// work per element. Same lanes, so sum and sq equal sum_block's (shift 0) bit for bit; same NaN
+/// and Inf rule.
+ScoreSums sum_scores(const float* x, std::int64_t n) noexcept;
+
 }  // namespace paramscope
