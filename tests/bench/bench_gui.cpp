@@ -28,7 +28,7 @@ namespace {
 
 // Records the longest time the event loop went without running a 1 ms timer.
 class StallMeter : public QObject {
-public:
+ public:
   StallMeter() {
     timer_.setInterval(1);
     connect(&timer_, &QTimer::timeout, this, [this] {
@@ -37,7 +37,13 @@ public:
         worst_ = now - last_;
         worst_at_ = last_;
       }
-      if (last_ >= 0 && now - last_ > 30'000'000) ++over30_;
+      if (last_ >= 0 && now - last_ > 30'000'000) {
+        ++over30_;
+        // PARAMSCOPE_BENCH_STALLS=1 lists them, to line up with a profile.
+        if (list_)
+          std::printf("  stall %.1f ms at %.0f ms\n", static_cast<double>(now - last_) / 1e6,
+                      static_cast<double>(last_) / 1e6);
+      }
       last_ = now;
     });
   }
@@ -57,11 +63,12 @@ public:
   double worst_at_ms() const { return static_cast<double>(worst_at_) / 1e6; }
   int over30() const { return over30_; }
 
-private:
+ private:
   QTimer timer_;
   QElapsedTimer clock_;
   qint64 last_ = -1, worst_ = 0, worst_at_ = 0;
   int over30_ = 0;
+  bool list_ = qEnvironmentVariableIntValue("PARAMSCOPE_BENCH_STALLS") != 0;
 };
 
 }  // namespace
@@ -117,9 +124,10 @@ int main(int argc, char* argv[]) {
   if (!frame.wait(10000)) return 1;
   const double heatmap_ms = static_cast<double>(t.nsecsElapsed()) / 1e6;
   const double select_stall = stalls.stop_ms();
-  std::printf("select %s (%s): first heatmap frame %.1f ms, worst GUI stall meanwhile %.1f ms (at %.0f ms; %d over 30 ms)\n",
-              name.c_str(), shape_string(c->at(name).shape()).c_str(), heatmap_ms, select_stall, stalls.worst_at_ms(),
-              stalls.over30());
+  std::printf(
+      "select %s (%s): first heatmap frame %.1f ms, worst GUI stall meanwhile %.1f ms (at %.0f ms; %d over 30 ms)\n",
+      name.c_str(), shape_string(c->at(name).shape()).c_str(), heatmap_ms, select_stall, stalls.worst_at_ms(),
+      stalls.over30());
 
   // A full-model job while the user keeps working: the event loop must keep ticking.
   ui::ComputeRequest r{QStringLiteral("magnitude"), QStringLiteral("neuron"), QStringLiteral("l2"), {}, {}};
@@ -130,7 +138,9 @@ int main(int argc, char* argv[]) {
   if (!done.wait(600000)) return 1;
   const double job_ms = static_cast<double>(t.nsecsElapsed()) / 1e6;
   const double job_stall = stalls.stop_ms();
-  std::printf("importance job (magnitude, L2 per neuron, whole model): %.2f s, worst GUI stall %.1f ms (at %.0f ms; %d over 30 ms), state %s\n",
-              job_ms / 1000, job_stall, stalls.worst_at_ms(), stalls.over30(), ui::stateName(job->state()));
+  std::printf(
+      "importance job (magnitude, L2 per neuron, whole model): %.2f s, worst GUI stall %.1f ms (at %.0f ms; %d over 30 "
+      "ms), state %s\n",
+      job_ms / 1000, job_stall, stalls.worst_at_ms(), stalls.over30(), ui::stateName(job->state()));
   return 0;
 }

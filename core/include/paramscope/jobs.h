@@ -59,10 +59,10 @@ private:
   std::unique_ptr<Impl> impl_;
 };
 
-/// Lowers the calling thread's scheduling priority for the rest of its life (Linux: nice 10, which
-/// gives it about a tenth of a core's share against a normal thread; elsewhere nothing). For
-/// threads that run background jobs in an interactive program; an unprivileged thread cannot raise
-/// it again.
+/// Lowers the calling thread's scheduling priority for the rest of its life (Linux: SCHED_IDLE, so
+/// that it runs only on cores no normal thread wants, or nice 10 where that policy is refused;
+/// elsewhere nothing). For threads that run background jobs in an interactive program; an
+/// unprivileged thread cannot raise it again.
 void lower_thread_priority() noexcept;
 
 /// Thread-safe progress counter that rate-limits calls to a ProgressFn and polls cancellation.

@@ -5,6 +5,7 @@
 #include <tbb/task_scheduler_observer.h>
 
 #if defined(__linux__)
+#include <sched.h>
 #include <sys/resource.h>
 #include <sys/syscall.h>
 #include <unistd.h>
@@ -26,17 +27,23 @@ void CancelToken::throw_if_cancelled() const {
 
 void lower_thread_priority() noexcept {
 #if defined(__linux__)
-  // On Linux the nice value belongs to the thread (its id), not the whole process.
-  constexpr int kBackgroundNice = 10;
-  const auto tid = static_cast<id_t>(::syscall(SYS_gettid));
-  if (::getpriority(PRIO_PROCESS, tid) < kBackgroundNice) ::setpriority(PRIO_PROCESS, tid, kBackgroundNice);
+  // SCHED_IDLE rather than a nice value alone: the scheduler counts a core that runs only idle-policy
+  // threads as free, so a woken GUI or renderer thread (llvmpipe splits a frame over several)
+  // gets a core at once instead of queueing behind the workers on the core that woke it.
+  // Scheduling attributes belong to the thread (its id), not the whole process.
+  const auto tid = static_cast<pid_t>(::syscall(SYS_gettid));
+  const sched_param param{};
+  if (::sched_setscheduler(tid, SCHED_IDLE, &param) == 0) return;
+  constexpr int kBackgroundNice = 10;  // kernels without SCHED_IDLE
+  if (::getpriority(PRIO_PROCESS, static_cast<id_t>(tid)) < kBackgroundNice)
+    ::setpriority(PRIO_PROCESS, static_cast<id_t>(tid), kBackgroundNice);
 #endif
 }
 
 namespace {
 // Lowers each worker thread as it joins the arena (the thread that submitted the work keeps its own).
 class BackgroundWorkers final : public tbb::task_scheduler_observer {
-public:
+ public:
   explicit BackgroundWorkers(tbb::task_arena& arena) : tbb::task_scheduler_observer(arena) { observe(true); }
   ~BackgroundWorkers() override { observe(false); }
   BackgroundWorkers(const BackgroundWorkers&) = delete;
@@ -63,7 +70,9 @@ ThreadPool::ThreadPool(int threads)
     : impl_(std::make_unique<Impl>(threads > 0 ? threads : tbb::this_task_arena::max_concurrency())) {}
 ThreadPool::~ThreadPool() = default;
 
-int ThreadPool::threads() const noexcept { return impl_->arena.max_concurrency(); }
+int ThreadPool::threads() const noexcept {
+  return impl_->arena.max_concurrency();
+}
 
 void ThreadPool::parallel_for(std::size_t n, std::size_t grain,
                               const std::function<void(std::size_t, std::size_t)>& body) {
