@@ -40,14 +40,35 @@ class TestThreadPool : public QObject {
 #if defined(__linux__)
     const int before = ::sched_getscheduler(0);
     bool lowered = false;
+    int policy = -1;
     std::thread t([&] {
       lower_thread_priority();
       lowered = in_background();
+      policy = ::sched_getscheduler(0);
     });
     t.join();
     QVERIFY(lowered);
+    QCOMPARE(policy, SCHED_IDLE);
     QCOMPARE(::sched_getscheduler(0), before);  // per thread, not per process
     QVERIFY(!in_background());
+#else
+    QSKIP("thread priorities are Linux-only");
+#endif
+  }
+
+  void nice_on_request() {
+#if defined(__linux__)
+    qputenv("PARAMSCOPE_JOB_PRIORITY", "nice");
+    int policy = -1, nice = 0;
+    std::thread t([&] {
+      lower_thread_priority();
+      policy = ::sched_getscheduler(0);
+      nice = ::getpriority(PRIO_PROCESS, static_cast<id_t>(this_tid()));
+    });
+    t.join();
+    qunsetenv("PARAMSCOPE_JOB_PRIORITY");
+    QCOMPARE(policy, SCHED_OTHER);
+    QVERIFY(nice >= 10);
 #else
     QSKIP("thread priorities are Linux-only");
 #endif

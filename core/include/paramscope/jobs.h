@@ -60,8 +60,8 @@ private:
 };
 
 /// Lowers the calling thread's scheduling priority for the rest of its life (Linux: SCHED_IDLE, so
-/// that it runs only on cores no normal thread wants, or nice 10 where that policy is refused;
-/// elsewhere nothing). For threads that run background jobs in an interactive program; an
+/// that it runs only on cores no normal thread wants; nice 10 where that policy is refused or
+/// PARAMSCOPE_JOB_PRIORITY=nice; elsewhere nothing). For threads that run background jobs in an interactive program; an
 /// unprivileged thread cannot raise it again.
 void lower_thread_priority() noexcept;
 

@@ -15,6 +15,7 @@
 #include <cstdlib>
 #include <exception>
 #include <mutex>
+#include <string_view>
 
 #include "paramscope/error.h"
 #include "paramscope/jobs.h"
@@ -31,9 +32,12 @@ void lower_thread_priority() noexcept {
   // threads as free, so a woken GUI or renderer thread (llvmpipe splits a frame over several)
   // gets a core at once instead of queueing behind the workers on the core that woke it.
   // Scheduling attributes belong to the thread (its id), not the whole process.
+  // PARAMSCOPE_JOB_PRIORITY=nice keeps a share of the CPU beside other busy programs (a training
+  // run), at the price of GUI stalls on software OpenGL.
   const auto tid = static_cast<pid_t>(::syscall(SYS_gettid));
+  const char* choice = std::getenv("PARAMSCOPE_JOB_PRIORITY");
   const sched_param param{};
-  if (::sched_setscheduler(tid, SCHED_IDLE, &param) == 0) return;
+  if ((!choice || std::string_view(choice) != "nice") && ::sched_setscheduler(tid, SCHED_IDLE, &param) == 0) return;
   constexpr int kBackgroundNice = 10;  // kernels without SCHED_IDLE
   if (::getpriority(PRIO_PROCESS, static_cast<id_t>(tid)) < kBackgroundNice)
     ::setpriority(PRIO_PROCESS, static_cast<id_t>(tid), kBackgroundNice);
