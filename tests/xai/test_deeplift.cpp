@@ -208,6 +208,10 @@ class TestDeepLift : public QObject {
     QTest::newRow("sigmoid/tanh MLP, rescale") << "sigtanh" << DeepLiftRule::Rescale;
     QTest::newRow("sigmoid/tanh MLP, reveal-cancel") << "sigtanh" << DeepLiftRule::RevealCancel;
     QTest::newRow("CNN with max pooling, rescale") << "cnn" << DeepLiftRule::Rescale;
+    // Residual Adds before the ReLUs (Linear + activation, Linear + Linear); the torch reference's
+    // RevealCancel is 29 % of the largest value away from Rescale's map.
+    QTest::newRow("residual MLP, rescale") << "resmlp" << DeepLiftRule::Rescale;
+    QTest::newRow("residual MLP, reveal-cancel") << "resmlp" << DeepLiftRule::RevealCancel;
   }
   void matches_torch() {
     QFETCH(QString, name);
@@ -356,6 +360,7 @@ class TestDeepLift : public QObject {
     QTest::addColumn<QString>("name");
     QTest::newRow("depthwise Conv-BatchNorm-ReLU") << "mobile";
     QTest::newRow("Gemm-BatchNorm1d-ReLU") << "bnmlp";
+    QTest::newRow("ResNet block: Conv-BN + Conv-BN shortcut, Add, ReLU") << "resblock";
   }
   void revealcancel_through_batchnorm() {
     QFETCH(QString, name);

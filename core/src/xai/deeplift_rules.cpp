@@ -136,6 +136,11 @@ std::optional<Array> fold_channel_scale(const Node& lin, std::size_t slot, const
 
 }  // namespace
 
+struct DeepLiftRules::Residual {
+  std::vector<std::pair<std::size_t, Array>> signed_operands;  // (input slot, Δu) split by sign
+  Array g_pos, g_neg;                                          // g·m+ and g·m- on z
+};
+
 struct DeepLiftRules::Pending {
   Array g_pos, g_neg;  // g·m+ and g·m- on the linear node's output
   Array dpos, dneg;    // Δa split into its positive and negative parts
@@ -172,6 +177,11 @@ std::optional<Gradients> DeepLiftRules::operator()(const BackwardNode& b) {
     const Pending pend = std::move(p->second);
     pending_.erase(p);
     return reveal_linear(b, n, pend);
+  }
+  if (const auto r = residuals_.find(&n); r != residuals_.end()) {
+    const Residual res = std::move(r->second);
+    residuals_.erase(r);
+    return residual_operands(b, res);
   }
   const std::string_view op = b.node.op_type;
   // Only the first output carries a multiplier here (LayerNormalization's statistics, MaxPool's
@@ -253,37 +263,44 @@ std::optional<std::vector<float>> DeepLiftRules::batch_norm_scale(const Node& n)
   return s;
 }
 
-// RevealCancel (section 3.5.3): z = W·a (+ b) feeds f and nothing else. Δz+ and Δz- are the sums
-// of the positive and of the negative terms W_ij Δa_j; Δy+ = ½(f(z0 + Δz+) - f(z0)) +
-// ½(f(z) - f(z0 + Δz-)), Δy- likewise, m± = Δy± / Δz±. The linear node then passes g·m+ to the
-// terms that were positive and g·m- to the negative ones.
-std::optional<Gradients> DeepLiftRules::reveal_cancel(const BackwardNode& b, const Node& n) {
-  const std::string& z_name = n.inputs[0];
-  if (readers_[z_name] != 1) return std::nullopt;
-  const auto pi = producer_.find(z_name);
-  if (pi == producer_.end()) return std::nullopt;
+int DeepLiftRules::reads(const std::string& v) const {
+  const auto it = readers_.find(v);
+  return it == readers_.end() ? 0 : it->second;
+}
+
+bool DeepLiftRules::is_weight(const std::string& v) const {
+  return v.empty() || weights_.count(v) > 0;
+}
+
+// The terms of value v as those of one linear node: v = W·a (+ b) of a Gemm, MatMul or Conv with
+// constant weights, possibly through an inference BatchNormalization (v = s c + t per channel, as
+// in exports that keep it: folded into the weights, its terms are s_m W_mj Δa_j) and a bias Add,
+// each value on the way read only there. Fills p's split of Δa and of W, and adds the terms'
+// positive and negative sums to dzp and dzn. Null (nothing added) when v is not such a value.
+const Node* DeepLiftRules::linear_terms(const std::string& v, Pending& p, Array& dzp, Array& dzn) const {
+  const auto pi = producer_.find(v);
+  if (pi == producer_.end()) return nullptr;
   const Node* lin = pi->second;
-  const auto is_weight = [&](const std::string& v) { return v.empty() || weights_.count(v) > 0; };
-  // An inference BatchNormalization between (z = s c + t per channel, as in exports that keep it)
-  // is folded into the weights below: its terms are s_m W_mj Δa_j.
+  const auto& shape = dzp.shape();
+  const auto passes = [&](const std::string& c) {  // read once, produced by a node, same shape
+    return reads(c) == 1 && producer_.count(c) && input_.value(c).shape() == shape;
+  };
   std::optional<std::vector<float>> bn_scale;
   if (lin->op_type == "BatchNormalization") {
     bn_scale = batch_norm_scale(*lin);
     const std::string& c = lin->inputs[0];
-    if (!bn_scale || readers_[c] != 1 || !producer_.count(c) || input_.value(c).shape() != b.inputs[0]->shape())
-      return std::nullopt;
+    if (!bn_scale || !passes(c)) return nullptr;
     lin = producer_.at(c);
   }
   if (lin->op_type == "Add" && lin->inputs.size() == 2) {  // a bias added after the product
     const int act = is_weight(lin->inputs[0]) ? 1 : 0;
-    if (!is_weight(lin->inputs[1 - act]) || is_weight(lin->inputs[static_cast<std::size_t>(act)])) return std::nullopt;
-    const std::string& v = lin->inputs[static_cast<std::size_t>(act)];
-    if (readers_[v] != 1 || !producer_.count(v) || input_.value(v).shape() != b.inputs[0]->shape()) return std::nullopt;
-    lin = producer_.at(v);
+    if (!is_weight(lin->inputs[1 - act]) || is_weight(lin->inputs[static_cast<std::size_t>(act)])) return nullptr;
+    const std::string& c = lin->inputs[static_cast<std::size_t>(act)];
+    if (!passes(c)) return nullptr;
+    lin = producer_.at(c);
   }
-  if (lin->op_type != "Gemm" && lin->op_type != "MatMul" && lin->op_type != "Conv") return std::nullopt;
-  if (lin->inputs.size() < 2 || lin->outputs.size() != 1 || pending_.count(lin)) return std::nullopt;
-  Pending p;
+  if (lin->op_type != "Gemm" && lin->op_type != "MatMul" && lin->op_type != "Conv") return nullptr;
+  if (lin->inputs.size() < 2 || lin->outputs.size() != 1 || pending_.count(lin)) return nullptr;
   if (!is_weight(lin->inputs[0]) && is_weight(lin->inputs[1])) {
     p.act = 0;
     p.weight = 1;
@@ -291,17 +308,17 @@ std::optional<Gradients> DeepLiftRules::reveal_cancel(const BackwardNode& b, con
     p.act = 1;
     p.weight = 0;
   } else {
-    return std::nullopt;
+    return nullptr;
   }
-  if (lin->inputs.size() > 2 && !is_weight(lin->inputs[2])) return std::nullopt;
+  if (lin->inputs.size() > 2 && !is_weight(lin->inputs[2])) return nullptr;
   const Array& a = input_.value(lin->inputs[p.act]);
   const Array& a0 = baseline_.value(lin->inputs[p.act]);
   const Array& stored = weights_.at(lin->inputs[p.weight]);
-  if (a.type() != DType::F32 || stored.type() != DType::F32) return std::nullopt;
+  if (a.type() != DType::F32 || stored.type() != DType::F32) return nullptr;
   Array folded;
   if (bn_scale) {
-    auto f = fold_channel_scale(*lin, p.weight, stored, *bn_scale, b.inputs[0]->rank());
-    if (!f) return std::nullopt;
+    auto f = fold_channel_scale(*lin, p.weight, stored, *bn_scale, shape.size());
+    if (!f) return nullptr;
     folded = std::move(*f);
   }
   const Array& w = bn_scale ? folded : stored;
@@ -314,8 +331,8 @@ std::optional<Gradients> DeepLiftRules::reveal_cancel(const BackwardNode& b, con
   p.w_pos = Array(DType::F32, w.shape());
   p.w_neg = Array(DType::F32, w.shape());
   for (std::int64_t i = 0; i < w.size(); ++i) {
-    const float v = w.data<float>()[i];
-    (v > 0 ? p.w_pos : p.w_neg).data<float>()[i] = v;
+    const float x = w.data<float>()[i];
+    (x > 0 ? p.w_pos : p.w_neg).data<float>()[i] = x;
   }
   const auto product = [&](const Array& d, const Array& wt) {
     std::vector<const Array*> in(2);
@@ -325,17 +342,67 @@ std::optional<Gradients> DeepLiftRules::reveal_cancel(const BackwardNode& b, con
   };
   const Array zpos1 = product(p.dpos, p.w_pos), zpos2 = product(p.dneg, p.w_neg);
   const Array zneg1 = product(p.dpos, p.w_neg), zneg2 = product(p.dneg, p.w_pos);
+  if (zpos1.shape() != shape) return nullptr;
+  for (std::int64_t i = 0; i < dzp.size(); ++i) {
+    dzp.data<float>()[i] += zpos1.data<float>()[i] + zpos2.data<float>()[i];
+    dzn.data<float>()[i] += zneg1.data<float>()[i] + zneg2.data<float>()[i];
+  }
+  return lin;
+}
+
+// A residual Add z = u + v of two activations of z's shape (no constant operand, no broadcast).
+const Node* DeepLiftRules::residual_add(const std::string& z, const Array& zv) const {
+  const auto pi = producer_.find(z);
+  if (pi == producer_.end() || pi->second->op_type != "Add" || pi->second->inputs.size() != 2) return nullptr;
+  for (const std::string& u : pi->second->inputs) {
+    if (is_weight(u)) return nullptr;
+    const Array& a = input_.value(u);
+    if (a.type() != DType::F32 || a.shape() != zv.shape()) return nullptr;
+  }
+  return pi->second;
+}
+
+// RevealCancel (section 3.5.3): f's input z is a sum of terms, split into their positive and
+// negative sums Δz+ and Δz-; Δy+ = ½(f(z0 + Δz+) - f(z0)) + ½(f(z) - f(z0 + Δz-)), Δy- likewise,
+// m± = Δy± / Δz±. The terms: those W_ij Δa_j of the linear node that computes z (read nowhere
+// else); or, when z = u + v is a residual Add, each operand's (a linear node's terms as before,
+// any other activation its own Δ, split by sign, as kundajelab's deeplift splits a layer's input).
+// Each term then receives g·m+ if it was positive, g·m- if negative: linear nodes through their
+// pending split, the Add's other operands in residual_operands.
+std::optional<Gradients> DeepLiftRules::reveal_cancel(const BackwardNode& b, const Node& n) {
+  const std::string& z_name = n.inputs[0];
+  if (reads(z_name) != 1) return std::nullopt;
   const Array& z = *b.inputs[0];
-  if (zpos1.shape() != z.shape()) return std::nullopt;
+  Array dzp(DType::F32, z.shape()), dzn(DType::F32, z.shape());
+  std::vector<std::pair<const Node*, Pending>> linear;
+  const Node* add = nullptr;
+  Residual residual;
+  if (Pending p; const Node* lin = linear_terms(z_name, p, dzp, dzn)) {
+    linear.emplace_back(lin, std::move(p));
+  } else if ((add = residual_add(z_name, z)) != nullptr) {
+    for (std::size_t k = 0; k < 2; ++k) {
+      const std::string& u = add->inputs[k];
+      Pending q;
+      if (reads(u) == 1)
+        if (const Node* operand_lin = linear_terms(u, q, dzp, dzn)) {
+          linear.emplace_back(operand_lin, std::move(q));
+          continue;
+        }
+      Array du = minus(input_.value(u), baseline_.value(u));
+      for (std::int64_t i = 0; i < du.size(); ++i) {
+        const float d = du.data<float>()[i];
+        (d > 0 ? dzp : dzn).data<float>()[i] += d;
+      }
+      residual.signed_operands.emplace_back(k, std::move(du));
+    }
+  } else {
+    return std::nullopt;
+  }
   const Array& z0 = baseline_.value(z_name);
-  Array zp(DType::F32, z.shape()), zn(DType::F32, z.shape()), dzp(DType::F32, z.shape()), dzn(DType::F32, z.shape());
+  Array zp(DType::F32, z.shape()), zn(DType::F32, z.shape());
   for (std::int64_t i = 0; i < z.size(); ++i) {
-    const float dp = zpos1.data<float>()[i] + zpos2.data<float>()[i];
-    const float dn = zneg1.data<float>()[i] + zneg2.data<float>()[i];
-    dzp.data<float>()[i] = dp;
-    dzn.data<float>()[i] = dn;
-    zp.data<float>()[i] = z0.data<float>()[i] + dp;
-    zn.data<float>()[i] = z0.data<float>()[i] + dn;
+    zp.data<float>()[i] = z0.data<float>()[i] + dzp.data<float>()[i];
+    zn.data<float>()[i] = z0.data<float>()[i] + dzn.data<float>()[i];
   }
   // f at z0 + Δz+ and z0 + Δz-, with the node's other (constant) inputs as in the run on x
   std::vector<const Array*> in(b.inputs.begin(), b.inputs.end());
@@ -348,8 +415,7 @@ std::optional<Gradients> DeepLiftRules::reveal_cancel(const BackwardNode& b, con
   const Array& g = *b.grad_outputs[0];
   const auto rescaled = rescale(b, n);  // the Rescale multiplier, for the terms too small to divide by
   const Array& gr = *rescaled->at(0);
-  p.g_pos = Array(DType::F32, z.shape());
-  p.g_neg = Array(DType::F32, z.shape());
+  Array g_pos(DType::F32, z.shape()), g_neg(DType::F32, z.shape());
   for (std::int64_t i = 0; i < z.size(); ++i) {
     const double yy = y.data<float>()[i], yy0 = y0.data<float>()[i];
     const double fpi = fp.data<float>()[i], fni = fn.data<float>()[i];
@@ -357,11 +423,43 @@ std::optional<Gradients> DeepLiftRules::reveal_cancel(const BackwardNode& b, con
     const double dyn = 0.5 * (fni - yy0) + 0.5 * (yy - fpi);
     const double dp = dzp.data<float>()[i], dn = dzn.data<float>()[i], zi = z.data<float>()[i];
     const double gi = g.data<float>()[i];
-    p.g_pos.data<float>()[i] = tiny_step(zi, zi - dp) ? gr.data<float>()[i] : static_cast<float>(gi * dyp / dp);
-    p.g_neg.data<float>()[i] = tiny_step(zi, zi - dn) ? gr.data<float>()[i] : static_cast<float>(gi * dyn / dn);
+    g_pos.data<float>()[i] = tiny_step(zi, zi - dp) ? gr.data<float>()[i] : static_cast<float>(gi * dyp / dp);
+    g_neg.data<float>()[i] = tiny_step(zi, zi - dn) ? gr.data<float>()[i] : static_cast<float>(gi * dyn / dn);
   }
-  pending_.emplace(lin, std::move(p));
-  return rescaled;  // flows through the bias Add to the linear node, which uses the pending split
+  for (auto& [lin, p] : linear) {
+    p.g_pos = g_pos.clone();
+    p.g_neg = g_neg.clone();
+    pending_.emplace(lin, std::move(p));
+  }
+  if (add) {
+    residual.g_pos = std::move(g_pos);
+    residual.g_neg = std::move(g_neg);
+    residuals_.emplace(add, std::move(residual));
+  }
+  return rescaled;  // flows through Adds and BatchNorms to the linear nodes, which use their pending split
+}
+
+// The residual Add's backward: its incoming multiplier is the Rescale one the nonlinearity
+// returned, passed on to operands that are linear nodes' terms (their pending split replaces it);
+// the other operands take g·m+ where their Δ > 0, g·m- where it is < 0, Rescale's where it is 0.
+std::optional<Gradients> DeepLiftRules::residual_operands(const BackwardNode& b, const Residual& r) {
+  if (b.grad_outputs.empty() || !is_f32(b.grad_outputs[0])) return std::nullopt;
+  const Array& gr = *b.grad_outputs[0];
+  Gradients out(b.wants.size());
+  for (std::size_t k = 0; k < out.size() && k < 2; ++k)
+    if (b.wants[k]) out[k] = gr.clone();
+  for (const auto& [k, du] : r.signed_operands) {
+    if (k >= out.size() || !out[k] || du.shape() != gr.shape()) continue;
+    float* pm = out[k]->data<float>();
+    const float* pd = du.data<float>();
+    for (std::int64_t i = 0; i < du.size(); ++i) {
+      if (pd[i] > 0)
+        pm[i] = r.g_pos.data<float>()[i];
+      else if (pd[i] < 0)
+        pm[i] = r.g_neg.data<float>()[i];
+    }
+  }
+  return out;
 }
 
 std::optional<Gradients> DeepLiftRules::reveal_linear(const BackwardNode& b, const Node& n, const Pending& p) {

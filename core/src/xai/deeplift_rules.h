@@ -30,7 +30,8 @@ namespace paramscope::xai {
 ///   Erf, Clip, Exp, Log, Sqrt, Abs, Pow by a constant): Rescale m = Δy/Δx, the gradient where
 ///   |Δx| <= 1e-6 max(|x|, |x0|) (or 1e-10); RevealCancel where the input is W·a (+ b) of a
 ///   Gemm / MatMul / Conv with constant weights, possibly through an inference BatchNorm, and
-///   nothing else reads it, else Rescale;
+///   nothing else reads it, or a residual Add of two activations (each either such a product or
+///   split by the sign of its own Δ), else Rescale;
 /// - MaxPool: Captum's rule (Δout routed to the argmax of x where out >= out0, of x0 otherwise,
 ///   divided by Δin), exact;
 /// - Softmax, LogSoftmax, LayerNormalization, and products / quotients / powers of two
@@ -54,7 +55,13 @@ class DeepLiftRules {
 
  private:
   struct Pending;
+  struct Residual;
   const engine::Node& node_of(const engine::BackwardNode& b) const;
+  int reads(const std::string& v) const;
+  bool is_weight(const std::string& v) const;
+  const engine::Node* linear_terms(const std::string& v, Pending& p, Array& dzp, Array& dzn) const;
+  const engine::Node* residual_add(const std::string& z, const Array& zv) const;
+  std::optional<engine::Gradients> residual_operands(const engine::BackwardNode& b, const Residual& r);
   std::optional<engine::Gradients> rescale(const engine::BackwardNode& b, const engine::Node& n);
   std::optional<engine::Gradients> reveal_cancel(const engine::BackwardNode& b, const engine::Node& n);
   std::optional<std::vector<float>> batch_norm_scale(const engine::Node& n) const;
@@ -71,6 +78,7 @@ class DeepLiftRules {
   std::unordered_map<std::string, const engine::Node*> producer_;  // by output value name
   std::unordered_map<std::string, int> readers_;                   // consumers of a value (+1 for graph outputs)
   std::unordered_map<const engine::Node*, Pending> pending_;
+  std::unordered_map<const engine::Node*, Residual> residuals_;
 };
 
 /// DeepLIFT multipliers on the logits z for the explained probability softmax(z)[b, class_b]

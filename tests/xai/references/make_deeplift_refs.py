@@ -7,6 +7,10 @@ torch references (<name>.onnx, <name>.input.npy, <name>.baseline.npy, <name>.<ru
   mlp      Linear-ReLU-Linear-ReLU-Linear           rescale (autograd) and revealcancel (by hand)
   sigtanh  Linear-Sigmoid-Linear-Tanh-Linear        rescale and revealcancel
   cnn      Conv-ReLU-MaxPool-Conv-ReLU-MaxPool-Linear  rescale (autograd, Captum's maxpool rule)
+  resmlp   h1 = ReLU(L1 x); h2 = ReLU(L2 h1 + h1); h3 = ReLU(L3 h2 + Ls x); L4 h3
+           rescale and revealcancel through the residual Adds (see resmlp_reveal_cancel)
+  resblock a ResNet basic block with a projection shortcut, BatchNorms kept; resblock_folded.onnx
+           the same with them folded (no reference map: the two must agree)
 The explained score is the logit of each sample's top class on x (the default Target).
 
 Rescale is computed with custom autograd Functions whose backward returns g * Δy/Δx (the gradient
@@ -242,6 +246,153 @@ def reveal_cancel_attr(model, x, x0):
         return m * (x - x0)
 
 
+class ResMlp(nn.Module):
+    """Residual Adds before the nonlinearities: one of an activation and a Linear, one of two
+    Linears (a projection shortcut)."""
+
+    def __init__(self):
+        super().__init__()
+        self.l1, self.l2, self.l3, self.ls = (nn.Linear(8, 8) for _ in range(4))
+        self.l4 = nn.Linear(8, 3)
+
+    def forward(self, x, base=None, record=None):
+        def act(z, i):
+            if record is not None:
+                record.append(z)
+            return torch.relu(z) if base is None else Rescale.apply(z, base[i], torch.relu)
+
+        h1 = act(self.l1(x), 0)
+        h2 = act(self.l2(h1) + h1, 1)
+        h3 = act(self.l3(h2) + self.ls(x), 2)
+        return self.l4(h3)
+
+
+def resmlp_reveal_cancel(model, x, x0):
+    """RevealCancel with residual Adds, layer by layer. The terms of z = u + v are those of each
+    operand: a Linear's W_ij Δa_j (split by the signs of W and Δa), any other activation's own Δu
+    split by sign (as kundajelab's deeplift splits a layer's input). Δz± sum the positive and the
+    negative terms; each term then receives g m+ or g m- by its sign (Rescale's g Δy/Δz where it is
+    0); a value read on several paths sums what each path gives it."""
+    f = torch.relu
+
+    def run(inp):
+        v = {"x": inp}
+        v["z1"] = model.l1(inp)
+        v["h1"] = f(v["z1"])
+        v["z2"] = model.l2(v["h1"]) + v["h1"]
+        v["h2"] = f(v["z2"])
+        v["z3"] = model.l3(v["h2"]) + model.ls(inp)
+        v["h3"] = f(v["z3"])
+        return model.l4(v["h3"]), v
+
+    with torch.no_grad():
+        out, v = run(x)
+        _, v0 = run(x0)
+        cls = out.argmax(1)
+        g = torch.zeros_like(out)
+        g[torch.arange(len(cls)), cls] = 1
+        m = {k: torch.zeros_like(v[k]) for k in ("x", "h1", "h2")}
+        m["h3"] = g @ model.l4.weight
+
+        def nonlinearity(zk, yk, terms):
+            z, z0 = v[zk], v0[zk]
+            y, y0 = f(z), f(z0)
+            dzp, dzn = torch.zeros_like(z), torch.zeros_like(z)
+            for t in terms:
+                if t[0] == "lin":
+                    W, a = t[1], t[2]
+                    da = v[a] - v0[a]
+                    dap, dan, Wp, Wn = da.clamp(min=0), da.clamp(max=0), W.clamp(min=0), W.clamp(max=0)
+                    dzp += dap @ Wp.T + dan @ Wn.T
+                    dzn += dap @ Wn.T + dan @ Wp.T
+                else:
+                    du = v[t[1]] - v0[t[1]]
+                    dzp += du.clamp(min=0)
+                    dzn += du.clamp(max=0)
+            fp, fn = f(z0 + dzp), f(z0 + dzn)
+            dyp = 0.5 * (fp - y0) + 0.5 * (y - fn)
+            dyn = 0.5 * (fn - y0) + 0.5 * (y - fp)
+            zg = z.clone().requires_grad_(True)
+            with torch.enable_grad():
+                (fgrad,) = torch.autograd.grad(f(zg).sum(), zg)
+            small = small_step(z, z0)
+            mr = torch.where(small, fgrad, (y - y0) / torch.where(small, torch.ones_like(z), z - z0))
+            safe = lambda d: torch.where(small_step(z, z - d), torch.ones_like(d), d)
+            mp = torch.where(small_step(z, z - dzp), mr, dyp / safe(dzp))
+            mn = torch.where(small_step(z, z - dzn), mr, dyn / safe(dzn))
+            gp, gn, gr = m[yk] * mp, m[yk] * mn, m[yk] * mr
+            for t in terms:
+                if t[0] == "lin":
+                    W, a = t[1], t[2]
+                    da = v[a] - v0[a]
+                    Wp, Wn = W.clamp(min=0), W.clamp(max=0)
+                    pos, neg, zero = gp @ Wp + gn @ Wn, gp @ Wn + gn @ Wp, gr @ W
+                    m[a] += torch.where(da > 0, pos, torch.where(da < 0, neg, zero))
+                else:
+                    du = v[t[1]] - v0[t[1]]
+                    m[t[1]] += torch.where(du > 0, gp, torch.where(du < 0, gn, gr))
+
+        nonlinearity("z3", "h3", [("lin", model.l3.weight, "h2"), ("lin", model.ls.weight, "x")])
+        nonlinearity("z2", "h2", [("lin", model.l2.weight, "h1"), ("sign", "h1")])
+        nonlinearity("z1", "h1", [("lin", model.l1.weight, "x")])
+        return m["x"] * (x - x0)
+
+
+class ResBlock(nn.Module):
+    """A ResNet basic block with a projection shortcut: Conv-BN-ReLU-Conv-BN + Conv-BN(x), Add,
+    ReLU; then global average pooling and a Linear."""
+
+    def __init__(self):
+        super().__init__()
+        self.c1, self.b1 = nn.Conv2d(2, 4, 3, padding=1, bias=False), nn.BatchNorm2d(4)
+        self.c2, self.b2 = nn.Conv2d(4, 4, 3, padding=1, bias=False), nn.BatchNorm2d(4)
+        self.cs, self.bs = nn.Conv2d(2, 4, 1, bias=False), nn.BatchNorm2d(4)
+        self.fc = nn.Linear(4, 3)
+
+    def forward(self, x):
+        h = torch.relu(self.b1(self.c1(x)))
+        h = torch.relu(self.b2(self.c2(h)) + self.bs(self.cs(x)))
+        return self.fc(h.mean((2, 3)))
+
+
+def residual_reference():
+    torch.manual_seed(17)
+    model = ResMlp().eval()
+    x = torch.randn(6, 8)
+    export(model, x, "resmlp")
+    x0 = (torch.randn_like(x) * 0.5).float()
+    save("resmlp", input=x.float(), baseline=x0)
+    m64 = model.double()
+    rescale = rescale_attr(m64, x.double(), x0.double())
+    reveal = resmlp_reveal_cancel(m64, x.double(), x0.double())
+    save("resmlp", rescale=rescale, revealcancel=reveal)
+    out = m64(x.double())
+    cls = out.argmax(1)
+    change = out.gather(1, cls[:, None])[:, 0] - m64(x0.double()).gather(1, cls[:, None])[:, 0]
+    # resblock.onnx keeps its BatchNorms, resblock_folded.onnx has them folded (the exporter's
+    # default in eval mode): RevealCancel through the residual Add must give the same maps on both.
+    torch.manual_seed(19)
+    block = ResBlock()
+    with torch.no_grad():
+        for bn in (block.b1, block.b2, block.bs):
+            bn.running_mean.uniform_(-0.5, 0.5)
+            bn.running_var.uniform_(0.5, 2)
+            bn.weight.uniform_(-1.5, 1.5)
+            bn.bias.uniform_(-0.5, 0.5)
+        block.fc.weight.mul_(10)
+    block.eval()
+    xb = torch.randn(4, 2, 6, 6)
+    for name, fold in (("resblock", False), ("resblock_folded", True)):
+        torch.onnx.export(block, (xb,), os.path.join(OUT, name + ".onnx"), input_names=["x"], output_names=["logits"],
+                          dynamic_axes={"x": {0: "batch"}, "logits": {0: "batch"}}, opset_version=13,
+                          do_constant_folding=fold,
+                          training=torch.onnx.TrainingMode.EVAL if fold else torch.onnx.TrainingMode.PRESERVE)
+    save("resblock", input=xb)
+    print(f"resmlp: |revealcancel - rescale| max {float((reveal - rescale).abs().max()):.3g} of "
+          f"max |map| {float(reveal.abs().max()):.3g}; summation error "
+          f"{float((reveal.sum(1) - change).abs().max()):.3g}")
+
+
 def export(model, x, name):
     torch.onnx.export(model, (x,), os.path.join(OUT, name + ".onnx"), input_names=["x"], output_names=["logits"],
                       dynamic_axes={"x": {0: "batch"}, "logits": {0: "batch"}}, opset_version=13)
@@ -332,4 +483,5 @@ if __name__ == "__main__":
     torch_references()
     third_party()
     batchnorm_mlp()
+    residual_reference()
     hand_graphs()
