@@ -208,22 +208,23 @@ std::optional<Gradients> DeepLiftRules::rescale(const BackwardNode& b, const Nod
   const Array& x0 = baseline_.value(n.inputs[0]);
   const Array& y0 = baseline_.value(n.outputs[0]);
   const Array& g = *b.grad_outputs[0];
-  Array m(DType::F32, x.shape());
+  // Every element is written below: no zero fill (at batch 16 fresh pages and their fills were a
+  // fifth of MobileNetV2's DeepLIFT time).
+  Array m = Array::for_overwrite(DType::F32, x.shape());
   const float *px = x.data<float>(), *py = y.data<float>(), *px0 = x0.data<float>(), *py0 = y0.data<float>(),
               *pg = g.data<float>();
   float* pm = m.data<float>();
-  // In blocks on the pool; the elements too close to the baseline (marked in `tiny`) take the
-  // node's gradient, which is computed (once) only if there are any.
+  // In blocks on the pool; the elements too close to the baseline take the node's gradient,
+  // which is computed (once) only if there are any, in a second pass that tests them again
+  // (cheaper than a mask as large as the activation).
   constexpr std::size_t kGrain = 16384;
   const auto count = static_cast<std::size_t>(x.size());
-  std::vector<unsigned char> tiny(count);
   std::atomic<bool> any_tiny{false};
   ThreadPool& pool = ThreadPool::global();
   pool.parallel_for(count, kGrain, [&](std::size_t begin, std::size_t end) {
     bool some = false;
     for (std::size_t i = begin; i < end; ++i) {
       const bool t = tiny_step(px[i], px0[i]);
-      tiny[i] = t;
       some = some || t;
       pm[i] = t ? 0.0f
                 : static_cast<float>(pg[i] *
@@ -236,7 +237,7 @@ std::optional<Gradients> DeepLiftRules::rescale(const BackwardNode& b, const Nod
     const float* pgrad = grad.data<float>();
     pool.parallel_for(count, kGrain, [&](std::size_t begin, std::size_t end) {
       for (std::size_t i = begin; i < end; ++i)
-        if (tiny[i]) pm[i] = pgrad[i];
+        if (tiny_step(px[i], px0[i])) pm[i] = pgrad[i];
     });
   }
   Gradients out(b.wants.size());
