@@ -199,6 +199,24 @@ def rescale_attr(model, x, x0):
     return (xg.grad * (x - x0)).detach()
 
 
+def reveal_multipliers(f, z, z0, dzp, dzn):
+    """RevealCancel's m+ and m- for y = f(z) given Δz+ and Δz-, and Rescale's m (the gradient
+    where a step is too small to divide by)."""
+    y, y0 = f(z), f(z0)
+    fp, fn = f(z0 + dzp), f(z0 + dzn)
+    dyp = 0.5 * (fp - y0) + 0.5 * (y - fn)
+    dyn = 0.5 * (fn - y0) + 0.5 * (y - fp)
+    zg = z.clone().requires_grad_(True)
+    with torch.enable_grad():
+        (fgrad,) = torch.autograd.grad(f(zg).sum(), zg)
+    small = small_step(z, z0)
+    mr = torch.where(small, fgrad, (y - y0) / torch.where(small, torch.ones_like(z), z - z0))
+    safe = lambda d: torch.where(small_step(z, z - d), torch.ones_like(d), d)
+    mp = torch.where(small_step(z, z - dzp), mr, dyp / safe(dzp))
+    mn = torch.where(small_step(z, z - dzn), mr, dyn / safe(dzn))
+    return mp, mn, mr
+
+
 def reveal_cancel_attr(model, x, x0):
     """RevealCancel for a Linear/activation stack, layer by layer."""
     def run(inp):
@@ -221,23 +239,12 @@ def reveal_cancel_attr(model, x, x0):
         for i in reversed(range(len(model.acts))):
             f, W = model.acts[i], model.lin[i].weight
             z, z0, a, a0 = zs[i], zs0[i], ins[i], ins0[i]
-            y, y0 = f(z), f(z0)
             da = a - a0
             dap, dan = da.clamp(min=0), da.clamp(max=0)
             Wp, Wn = W.clamp(min=0), W.clamp(max=0)
             dzp = dap @ Wp.T + dan @ Wn.T
             dzn = dap @ Wn.T + dan @ Wp.T
-            fp, fn = f(z0 + dzp), f(z0 + dzn)
-            dyp = 0.5 * (fp - y0) + 0.5 * (y - fn)
-            dyn = 0.5 * (fn - y0) + 0.5 * (y - fp)
-            zg = z.clone().requires_grad_(True)
-            with torch.enable_grad():
-                (fgrad,) = torch.autograd.grad(f(zg).sum(), zg)
-            small = small_step(z, z0)
-            mr = torch.where(small, fgrad, (y - y0) / torch.where(small, torch.ones_like(z), z - z0))
-            safe = lambda d: torch.where(small_step(z, z - d), torch.ones_like(d), d)
-            mp = torch.where(small_step(z, z - dzp), mr, dyp / safe(dzp))
-            mn = torch.where(small_step(z, z - dzn), mr, dyn / safe(dzn))
+            mp, mn, mr = reveal_multipliers(f, z, z0, dzp, dzn)
             gp, gn = m * mp, m * mn
             pos = gp @ Wp + gn @ Wn
             neg = gp @ Wn + gn @ Wp
@@ -296,7 +303,6 @@ def resmlp_reveal_cancel(model, x, x0):
 
         def nonlinearity(zk, yk, terms):
             z, z0 = v[zk], v0[zk]
-            y, y0 = f(z), f(z0)
             dzp, dzn = torch.zeros_like(z), torch.zeros_like(z)
             for t in terms:
                 if t[0] == "lin":
@@ -309,17 +315,7 @@ def resmlp_reveal_cancel(model, x, x0):
                     du = v[t[1]] - v0[t[1]]
                     dzp += du.clamp(min=0)
                     dzn += du.clamp(max=0)
-            fp, fn = f(z0 + dzp), f(z0 + dzn)
-            dyp = 0.5 * (fp - y0) + 0.5 * (y - fn)
-            dyn = 0.5 * (fn - y0) + 0.5 * (y - fp)
-            zg = z.clone().requires_grad_(True)
-            with torch.enable_grad():
-                (fgrad,) = torch.autograd.grad(f(zg).sum(), zg)
-            small = small_step(z, z0)
-            mr = torch.where(small, fgrad, (y - y0) / torch.where(small, torch.ones_like(z), z - z0))
-            safe = lambda d: torch.where(small_step(z, z - d), torch.ones_like(d), d)
-            mp = torch.where(small_step(z, z - dzp), mr, dyp / safe(dzp))
-            mn = torch.where(small_step(z, z - dzn), mr, dyn / safe(dzn))
+            mp, mn, mr = reveal_multipliers(f, z, z0, dzp, dzn)
             gp, gn, gr = m[yk] * mp, m[yk] * mn, m[yk] * mr
             for t in terms:
                 if t[0] == "lin":
